@@ -1,0 +1,1 @@
+"""The stepworks Pulumi program's building blocks, workflows and the embedded sandbox."""

@@ -1,0 +1,1 @@
+"""Loopback fakes of the third-party HTTP APIs, following their documented contracts."""

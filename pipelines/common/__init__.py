@@ -1,0 +1,1 @@
+"""What every pipeline shares: typed errors, logging, settings, AWS clients, secrets, HTTP."""

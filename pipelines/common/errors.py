@@ -1,0 +1,66 @@
+"""Typed pipeline errors.
+
+Step Functions matches a Lambda failure on the exception's class name (``errorType``), so the
+class names below are part of the workflow contract: the ASL retry presets list the retryable
+ones by name (see ``retryable_error_names``). Rename with care.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base of every error a handler raises on purpose."""
+
+
+class NonRetryableError(PipelineError):
+    """Retrying cannot help: the input, the credentials or the data are wrong."""
+
+
+class RetryableError(PipelineError):
+    """A second try may succeed: an upstream outage, a timeout, a rate limit."""
+
+
+class InvalidInputError(NonRetryableError):
+    """The event (or a record in it) is malformed; the message names the field."""
+
+    def __init__(self, field: str, problem: str):
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+class ConfigurationError(NonRetryableError):
+    """The function is deployed without a setting it needs (environment variable, secret)."""
+
+
+class UpstreamAuthError(NonRetryableError):
+    """A third-party API refused our credentials (401/403)."""
+
+
+class DataIntegrityError(NonRetryableError):
+    """Stored or received data failed an integrity check (tampering, wrong context)."""
+
+
+class UpstreamUnavailableError(RetryableError):
+    """A third-party API or a dependency timed out or answered 5xx."""
+
+
+class RateLimitedError(RetryableError):
+    """A third-party API answered 429; ``retry_after`` is the wait it asked for, in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+def retryable_error_names() -> list[str]:
+    """Names of every retryable error class, for ASL ``ErrorEquals``."""
+    return sorted({cls.__name__ for cls in [RetryableError, *_all_subclasses(RetryableError)]})
