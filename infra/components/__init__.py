@@ -1,0 +1,1 @@
+"""Generic building blocks: they know nothing about any one pipeline."""

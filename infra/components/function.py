@@ -1,0 +1,103 @@
+"""PipelineFunction: one Lambda function with its own least-privilege role and log group."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components import grants as g
+
+
+@dataclass
+class VpcPlacement:
+    """Private subnets and security groups a function runs in."""
+
+    subnet_ids: pulumi.Input[Sequence[str]]
+    security_group_ids: pulumi.Input[Sequence[str]]
+
+
+@dataclass
+class PipelineFunctionArgs:
+    """What a function is: its code, handler, sizing, settings and the grants it needs."""
+
+    function_name: str
+    handler: str
+    code: pulumi.Archive
+    layers: Sequence[pulumi.Input[str]]
+    runtime: str
+    architecture: str
+    memory_mb: int
+    timeout_s: int
+    log_retention_days: int
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    grants: Sequence[g.Grant] = ()
+    vpc: VpcPlacement | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class PipelineFunction(pulumi.ComponentResource):
+    """A Lambda function, its log group ``/aws/lambda/<name>`` and a role with only its grants."""
+
+    def __init__(self, name: str, args: PipelineFunctionArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("stepworks:components:PipelineFunction", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Created before the function so Lambda never auto-creates it without a retention.
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{args.function_name}",
+            retention_in_days=args.log_retention_days,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=g.assume_role_policy("lambda.amazonaws.com"),
+            description=f"Execution role of {args.function_name}",
+            tags=dict(args.tags),
+            opts=child,
+        )
+        self.grants: list[g.Grant] = [g.log_group_write(self.log_group.arn), g.xray_write(), *args.grants]
+        if args.vpc is not None:
+            self.grants.append(g.vpc_networking())
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=self.role.id,
+            policy=g.policy_document(self.grants),
+            opts=child,
+        )
+        environment = {
+            "POWERTOOLS_SERVICE_NAME": args.function_name,
+            **args.environment,
+        }
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=args.function_name,
+            role=self.role.arn,
+            handler=args.handler,
+            runtime=args.runtime,
+            architectures=[args.architecture],
+            code=args.code,
+            layers=list(args.layers),
+            memory_size=args.memory_mb,
+            timeout=args.timeout_s,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="JSON", log_group=self.log_group.name
+            ),
+            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
+                subnet_ids=args.vpc.subnet_ids, security_group_ids=args.vpc.security_group_ids
+            )
+            if args.vpc
+            else None,
+            tags=dict(args.tags),
+            # The role's policy must exist before the first invocation can succeed.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.policy, self.log_group]),
+        )
+        self.arn = self.function.arn
+        self.name = self.function.name
+        self.register_outputs({"arn": self.arn, "name": self.name, "roleArn": self.role.arn})

@@ -1,0 +1,242 @@
+"""Triggers that start a state machine: a schedule, an HTTP API route, an S3 upload.
+
+Each trigger owns a role that may only ``states:StartExecution`` on its own state machine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components import grants as g
+
+# The execution input a schedule sends: EventBridge Scheduler substitutes the context
+# attribute with the invocation's scheduled time, so a retried delivery carries the same time.
+SCHEDULED_TIME_PLACEHOLDER = "<aws.scheduler.scheduled-time>"
+
+
+def _start_execution_role(
+    name: str, service: str, state_machine_arn: pulumi.Input[str], tags: Mapping[str, str], parent: pulumi.Resource
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(f"{name}-role", assume_role_policy=g.assume_role_policy(service), tags=dict(tags), opts=child)
+    policy = aws.iam.RolePolicy(
+        f"{name}-policy", role=role.id, policy=g.policy_document([g.start_execution(state_machine_arn)]), opts=child
+    )
+    return role, policy
+
+
+@dataclass
+class ScheduleArgs:
+    """When and with what input to start the state machine."""
+
+    state_machine_arn: pulumi.Input[str]
+    expression: str
+    timezone: str = "UTC"
+    input: Mapping[str, Any] = field(default_factory=lambda: {"scheduledTime": SCHEDULED_TIME_PLACEHOLDER})
+    retry_attempts: int = 3
+    max_event_age_s: int = 3600
+    enabled: bool = True
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Schedule(pulumi.ComponentResource):
+    """An EventBridge Scheduler schedule starting one state machine."""
+
+    def __init__(self, name: str, args: ScheduleArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("stepworks:components:Schedule", name, None, opts)
+        self.role, policy = _start_execution_role(
+            name, "scheduler.amazonaws.com", args.state_machine_arn, args.tags, self
+        )
+        self.schedule = aws.scheduler.Schedule(
+            f"{name}-schedule",
+            schedule_expression=args.expression,
+            schedule_expression_timezone=args.timezone,
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            state="ENABLED" if args.enabled else "DISABLED",
+            target=aws.scheduler.ScheduleTargetArgs(
+                arn=args.state_machine_arn,
+                role_arn=self.role.arn,
+                input=json.dumps(dict(args.input)),
+                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                    maximum_retry_attempts=args.retry_attempts,
+                    maximum_event_age_in_seconds=args.max_event_age_s,
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        self.name = self.schedule.name
+        self.register_outputs({"scheduleName": self.name})
+
+
+@dataclass
+class JwtAuthorization:
+    """A JWT authorizer instead of AWS_IAM: the token issuer and accepted audiences."""
+
+    issuer: str
+    audience: list[str]
+
+
+@dataclass
+class HttpApiStartArgs:
+    """An HTTP API route whose request body becomes the execution input."""
+
+    state_machine_arn: pulumi.Input[str]
+    route_key: str
+    jwt: JwtAuthorization | None = None
+    throttling_burst_limit: int = 20
+    throttling_rate_limit: float = 10.0
+    log_retention_days: int = 30
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "caller": "$context.identity.caller",
+    "requestTime": "$context.requestTime",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+    "integrationError": "$context.integrationErrorMessage",
+    "responseLatency": "$context.responseLatency",
+})
+
+
+class HttpApiStart(pulumi.ComponentResource):
+    """API Gateway HTTP API with the direct ``StepFunctions-StartExecution`` integration.
+
+    AWS_IAM authorization by default (callers sign requests with SigV4); a JWT authorizer when
+    ``jwt`` is given. Access logs and throttling on the ``$default`` stage.
+    """
+
+    def __init__(self, name: str, args: HttpApiStartArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("stepworks:components:HttpApiStart", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.api = aws.apigatewayv2.Api(
+            f"{name}-api", protocol_type="HTTP", description=f"Starts {name}", tags=dict(args.tags), opts=child
+        )
+        self.role, policy = _start_execution_role(
+            f"{name}-start", "apigateway.amazonaws.com", args.state_machine_arn, args.tags, self
+        )
+        self.integration = aws.apigatewayv2.Integration(
+            f"{name}-integration",
+            api_id=self.api.id,
+            integration_type="AWS_PROXY",
+            integration_subtype="StepFunctions-StartExecution",
+            credentials_arn=self.role.arn,
+            payload_format_version="1.0",
+            request_parameters={
+                "StateMachineArn": args.state_machine_arn,
+                "Input": "$request.body",
+                # The request id names the execution, so one request never starts two.
+                "Name": "$context.requestId",
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        authorizer_id = None
+        if args.jwt is not None:
+            self.authorizer = aws.apigatewayv2.Authorizer(
+                f"{name}-jwt",
+                api_id=self.api.id,
+                authorizer_type="JWT",
+                identity_sources=["$request.header.Authorization"],
+                jwt_configuration=aws.apigatewayv2.AuthorizerJwtConfigurationArgs(
+                    issuer=args.jwt.issuer, audiences=args.jwt.audience
+                ),
+                opts=child,
+            )
+            authorizer_id = self.authorizer.id
+        self.route = aws.apigatewayv2.Route(
+            f"{name}-route",
+            api_id=self.api.id,
+            route_key=args.route_key,
+            target=self.integration.id.apply(lambda i: f"integrations/{i}"),
+            authorization_type="JWT" if args.jwt else "AWS_IAM",
+            authorizer_id=authorizer_id,
+            opts=child,
+        )
+        self.access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=self.api.id.apply(lambda i: f"/aws/apigateway/{i}/access"),
+            retention_in_days=args.log_retention_days,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        self.stage = aws.apigatewayv2.Stage(
+            f"{name}-stage",
+            api_id=self.api.id,
+            name="$default",
+            auto_deploy=True,
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT
+            ),
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_burst_limit=args.throttling_burst_limit,
+                throttling_rate_limit=args.throttling_rate_limit,
+            ),
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.route]),
+        )
+        method, path = args.route_key.split(" ", 1)
+        self.method = method
+        self.path = path
+        self.url = self.api.api_endpoint.apply(lambda endpoint: f"{endpoint}{path}")
+        self.register_outputs({"url": self.url})
+
+
+@dataclass
+class S3ObjectCreatedArgs:
+    """Start the state machine for every object created under ``prefix`` of ``bucket_name``."""
+
+    state_machine_arn: pulumi.Input[str]
+    bucket_name: pulumi.Input[str]
+    prefix: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def object_created_pattern(bucket_name: str, prefix: str) -> dict[str, Any]:
+    """The EventBridge pattern matching Object Created events under ``prefix`` of one bucket."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": [{"prefix": prefix}]}},
+    }
+
+
+class S3ObjectCreated(pulumi.ComponentResource):
+    """Bucket EventBridge notifications, a rule on a key prefix and a target role."""
+
+    def __init__(self, name: str, args: S3ObjectCreatedArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("stepworks:components:S3ObjectCreated", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.notification = aws.s3.BucketNotification(
+            f"{name}-notifications", bucket=args.bucket_name, eventbridge=True, opts=child
+        )
+        self.rule = aws.cloudwatch.EventRule(
+            f"{name}-rule",
+            description=f"Object Created under {args.prefix}",
+            event_pattern=pulumi.Output.from_input(args.bucket_name).apply(
+                lambda bucket: json.dumps(object_created_pattern(bucket, args.prefix))
+            ),
+            tags=dict(args.tags),
+            opts=child,
+        )
+        self.role, policy = _start_execution_role(
+            f"{name}-target", "events.amazonaws.com", args.state_machine_arn, args.tags, self
+        )
+        self.target = aws.cloudwatch.EventTarget(
+            f"{name}-target",
+            rule=self.rule.name,
+            arn=args.state_machine_arn,
+            role_arn=self.role.arn,
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_retry_attempts=3, maximum_event_age_in_seconds=3600
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        self.register_outputs({"ruleName": self.rule.name})

@@ -1,0 +1,149 @@
+"""Pulumi mocks: record every declared resource, and (in the sandbox) create it in the emulator.
+
+``RecordingMocks`` answers with synthetic identifiers and touches nothing: it backs offline
+``synth`` and the program tests. ``EmulatorMocks`` hands each custom resource to a translator
+that creates it in moto through real boto3 calls and answers with moto's identifiers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-west-2"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+@dataclass
+class DeclaredResource:
+    """One resource the program declared: Pulumi type, logical name, inputs and the answer."""
+
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    id: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    custom: bool = True
+
+
+class UnsupportedResourceType(Exception):
+    """The sandbox has no translation for a declared resource type."""
+
+
+def physical_name(logical: str, max_length: int = 64, lower: bool = False) -> str:
+    """A stable physical name for an auto-named resource: ``<logical>-<7 hex>``, length-capped."""
+    suffix = hashlib.sha1(logical.encode()).hexdigest()[:7]
+    base = logical.lower() if lower else logical
+    return f"{base[: max_length - 8]}-{suffix}"
+
+
+def unwrap_secret(value: Any) -> Any:
+    """The plain value of a secret-wrapped input (``{<sig>: <secret sig>, "value": …}``)."""
+    if isinstance(value, Mapping) and SECRET_SIG in value.values() and "value" in value:
+        return value["value"]
+    return value
+
+
+def _arn(service: str, resource: str, region: str = REGION) -> str:
+    return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+
+def synthetic_outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Plausible identifiers for a resource nobody creates (synth, program tests)."""
+    module = typ.split(":")[1].split("/")[0]
+    given = inputs.get("name")
+    resource_name = given if isinstance(given, str) else physical_name(name)
+    if typ == "aws:iam/role:Role":
+        return resource_name, {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{resource_name}", "name": resource_name}
+    if typ == "aws:lambda/function:Function":
+        arn = _arn("lambda", f"function:{resource_name}")
+        return resource_name, {"arn": arn, "name": resource_name, "invokeArn": arn, "qualifiedArn": f"{arn}:$LATEST"}
+    if typ == "aws:lambda/layerVersion:LayerVersion":
+        layer = _arn("lambda", f"layer:{inputs.get('layerName', resource_name)}")
+        return f"{layer}:1", {"arn": f"{layer}:1", "layerArn": layer, "version": "1"}
+    if typ == "aws:cloudwatch/logGroup:LogGroup":
+        return resource_name, {"arn": _arn("logs", f"log-group:{resource_name}"), "name": resource_name}
+    if typ == "aws:sfn/stateMachine:StateMachine":
+        arn = _arn("states", f"stateMachine:{resource_name}")
+        return arn, {"arn": arn, "name": resource_name}
+    if typ == "aws:dynamodb/table:Table":
+        return resource_name, {"arn": _arn("dynamodb", f"table/{resource_name}"), "name": resource_name}
+    if typ == "aws:apigatewayv2/api:Api":
+        api_id = hashlib.sha1(name.encode()).hexdigest()[:10]
+        return api_id, {
+            "apiEndpoint": f"https://{api_id}.execute-api.{REGION}.amazonaws.com",
+            "executionArn": _arn("execute-api", api_id),
+            "arn": f"arn:aws:apigateway:{REGION}::/apis/{api_id}",
+        }
+    if typ == "aws:s3/bucket:Bucket":
+        bucket = given if isinstance(given, str) else physical_name(name, 63, lower=True)
+        return bucket, {"arn": f"arn:aws:s3:::{bucket}", "bucket": bucket, "id": bucket}
+    ident = hashlib.sha1(f"{typ}/{name}".encode()).hexdigest()[:12]
+    return ident, {"arn": _arn(module, f"{name}/{ident}"), "name": resource_name}
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every declared resource; answers with synthetic identifiers."""
+
+    def __init__(self, region: str = REGION):
+        self.region = region
+        self.resources: list[DeclaredResource] = []
+        self._lock = threading.Lock()
+
+    def create(self, resource: DeclaredResource) -> tuple[str, dict[str, Any]]:
+        """Create ``resource``; return its id and computed outputs."""
+        return synthetic_outputs(resource.typ, resource.name, resource.inputs)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        resource = DeclaredResource(typ=args.typ, name=args.name, inputs=dict(args.inputs), custom=bool(args.custom))
+        if not resource.custom or args.typ.startswith("pulumi:providers:"):
+            resource.id = f"{args.name}_id" if resource.custom else ""
+        else:
+            resource.id, computed = self.create(resource)
+            resource.outputs = computed
+        with self._lock:
+            self.resources.append(resource)
+        return resource.id, {**resource.inputs, **resource.outputs}
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/sandbox", "userId": "sandbox"}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
+        raise UnsupportedResourceType(f"the sandbox cannot answer the invoke {args.token}")
+
+    def of_type(self, typ: str) -> list[DeclaredResource]:
+        """Declared custom resources of one Pulumi type."""
+        return [r for r in self.resources if r.typ == typ]
+
+
+Translator = Callable[["EmulatorMocks", DeclaredResource], tuple[str, dict[str, Any]]]
+
+
+class EmulatorMocks(RecordingMocks):
+    """Creates every declared resource in moto; an untranslatable type is an error naming it."""
+
+    def __init__(self, translators: Mapping[str, Translator], region: str = REGION):
+        super().__init__(region)
+        self.translators = translators
+        self.errors: list[str] = []
+
+    def create(self, resource: DeclaredResource) -> tuple[str, dict[str, Any]]:
+        translate = self.translators.get(resource.typ)
+        if translate is None:
+            message = f"the sandbox cannot emulate resource type {resource.typ} (declared as {resource.name!r})"
+            self.errors.append(message)
+            raise UnsupportedResourceType(message)
+        try:
+            return translate(self, resource)
+        except Exception as exc:
+            self.errors.append(f"{resource.typ} {resource.name!r}: {exc}")
+            raise
