@@ -165,9 +165,7 @@ def check_definition(definition: Mapping[str, Any]) -> list[str]:
                         problems.append(f"{label}: Task {name} has no {required}")
             for rules in (state.get("Retry", []), state.get("Catch", [])):
                 for i, rule in enumerate(rules):
-                    if "States.ALL" in rule["ErrorEquals"] and (
-                        len(rule["ErrorEquals"]) > 1 or i != len(rules) - 1
-                    ):
+                    if "States.ALL" in rule["ErrorEquals"] and (len(rule["ErrorEquals"]) > 1 or i != len(rules) - 1):
                         problems.append(f"{label}: {name} uses States.ALL with other errors or not last")
         reachable, frontier = set(), [start]
         while frontier:

@@ -86,9 +86,7 @@ class PipelineFunction(pulumi.ComponentResource):
             timeout=args.timeout_s,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=self.log_group.name
-            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=self.log_group.name),
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=args.vpc.subnet_ids, security_group_ids=args.vpc.security_group_ids
             )

@@ -16,27 +16,29 @@ import pulumi
 # Actions AWS only authorizes on "*" (no resource-level permissions exist for them). They are
 # the one allowed exception to "no wildcard resource on a write action", and tests check that
 # no other action ever gets "*".
-WILDCARD_ONLY_ACTIONS = frozenset({
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-    # Step Functions' vended log delivery to CloudWatch Logs.
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-    # Lambda in a VPC manages its own network interfaces.
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-})
+WILDCARD_ONLY_ACTIONS = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        # Step Functions' vended log delivery to CloudWatch Logs.
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+        # Lambda in a VPC manages its own network interfaces.
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,16 @@ def table_read_write(table_arn: pulumi.Input[str]) -> Grant:
 
 def s3_read(bucket_arn: pulumi.Input[str], prefix: str, sid: str = "S3Read") -> Grant:
     """Read objects under ``prefix`` of one bucket (``prefix`` may be a single key)."""
-    return Grant(sid, ("s3:GetObject",), [_arn_suffix(bucket_arn, f"/{prefix}*" if prefix.endswith("/") else f"/{prefix}")])
+    return Grant(
+        sid, ("s3:GetObject",), [_arn_suffix(bucket_arn, f"/{prefix}*" if prefix.endswith("/") else f"/{prefix}")]
+    )
 
 
 def s3_write(bucket_arn: pulumi.Input[str], prefix: str, sid: str = "S3Write") -> Grant:
     """Write (put) objects under ``prefix`` of one bucket; ``prefix`` may contain ``*``."""
-    return Grant(sid, ("s3:PutObject",), [_arn_suffix(bucket_arn, f"/{prefix}*" if prefix.endswith("/") else f"/{prefix}")])
+    return Grant(
+        sid, ("s3:PutObject",), [_arn_suffix(bucket_arn, f"/{prefix}*" if prefix.endswith("/") else f"/{prefix}")]
+    )
 
 
 def secret_read(secret_arn: pulumi.Input[str]) -> Grant:
@@ -119,8 +125,13 @@ def state_machine_log_delivery() -> Grant:
     return Grant(
         "LogDelivery",
         (
-            "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-            "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+            "logs:CreateLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:UpdateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
             "logs:DescribeLogGroups",
         ),
         ["*"],
@@ -132,8 +143,11 @@ def vpc_networking() -> Grant:
     return Grant(
         "VpcNetworking",
         (
-            "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-            "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
         ),
         ["*"],
     )

@@ -53,9 +53,7 @@ def code_files(root: Path = PIPELINES_DIR) -> list[Path]:
 def code_archive(root: Path = PIPELINES_DIR) -> pulumi.AssetArchive:
     """The function code: the ``pipelines`` package, paths relative to the archive root."""
     base = root.parent
-    return pulumi.AssetArchive({
-        str(path.relative_to(base)): pulumi.FileAsset(str(path)) for path in code_files(root)
-    })
+    return pulumi.AssetArchive({str(path.relative_to(base)): pulumi.FileAsset(str(path)) for path in code_files(root)})
 
 
 def layer_inputs_hash(requirements: Path, python_version: str, architecture: str) -> str:
@@ -78,7 +76,10 @@ def build_layer_zip(
     cache_dir: Path = LAYER_CACHE_DIR,
 ) -> Path:
     """Build (or reuse) the dependency layer zip for the Lambda platform; returns its path."""
-    target_zip = cache_dir / f"deps-{python_version}-{architecture}-{layer_inputs_hash(requirements, python_version, architecture)}.zip"
+    target_zip = (
+        cache_dir
+        / f"deps-{python_version}-{architecture}-{layer_inputs_hash(requirements, python_version, architecture)}.zip"
+    )
     if target_zip.exists():
         return target_zip
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -86,13 +87,24 @@ def build_layer_zip(
         site = Path(tmp) / "python"
         subprocess.run(
             [
-                sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--no-compile", "--target", str(site),
-                "--platform", _PLATFORMS[architecture],
-                "--implementation", "cp",
-                "--python-version", python_version,
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-compile",
+                "--target",
+                str(site),
+                "--platform",
+                _PLATFORMS[architecture],
+                "--implementation",
+                "cp",
+                "--python-version",
+                python_version,
                 "--only-binary=:all:",
-                "--requirement", str(requirements),
+                "--requirement",
+                str(requirements),
             ],
             check=True,
         )
@@ -116,11 +128,13 @@ def dependency_layer_archive(runtime: str, architecture: str) -> pulumi.Archive:
     python_version = python_version_of(runtime)
     if os.environ.get(SKIP_LAYER_BUILD_ENV):
         digest = layer_inputs_hash(LAMBDA_REQUIREMENTS, python_version, architecture)
-        return pulumi.AssetArchive({
-            "python/LAYER-NOT-BUILT.txt": pulumi.StringAsset(
-                f"dependency layer not built ({SKIP_LAYER_BUILD_ENV} set); inputs {digest}\n"
-            ),
-        })
+        return pulumi.AssetArchive(
+            {
+                "python/LAYER-NOT-BUILT.txt": pulumi.StringAsset(
+                    f"dependency layer not built ({SKIP_LAYER_BUILD_ENV} set); inputs {digest}\n"
+                ),
+            }
+        )
     return pulumi.FileArchive(str(build_layer_zip(LAMBDA_REQUIREMENTS, python_version, architecture)))
 
 

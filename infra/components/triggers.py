@@ -95,16 +95,18 @@ class HttpApiStartArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-ACCESS_LOG_FORMAT = json.dumps({
-    "requestId": "$context.requestId",
-    "ip": "$context.identity.sourceIp",
-    "caller": "$context.identity.caller",
-    "requestTime": "$context.requestTime",
-    "routeKey": "$context.routeKey",
-    "status": "$context.status",
-    "integrationError": "$context.integrationErrorMessage",
-    "responseLatency": "$context.responseLatency",
-})
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "caller": "$context.identity.caller",
+        "requestTime": "$context.requestTime",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "integrationError": "$context.integrationErrorMessage",
+        "responseLatency": "$context.responseLatency",
+    }
+)
 
 
 class HttpApiStart(pulumi.ComponentResource):

@@ -52,7 +52,10 @@ def definition(refs: Mapping[str, str]) -> dict[str, Any]:
         "TimeoutSeconds": 300,
         "States": {
             "InvokeLambda": asl.lambda_task(
-                refs["hello"], next_state="FormatDynamoDBRecord", timeout_s=60, catch_to="Failed",
+                refs["hello"],
+                next_state="FormatDynamoDBRecord",
+                timeout_s=60,
+                catch_to="Failed",
                 comment="Validates the message; its output is {message, greeting}.",
             ),
             "FormatDynamoDBRecord": {
@@ -92,7 +95,11 @@ class GreetingPipeline(pulumi.ComponentResource):
     """Table, hello function, state machine and the ``POST /greetings`` trigger."""
 
     def __init__(
-        self, name: str, runtime: FunctionRuntime, settings: GreetingSettings, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        runtime: FunctionRuntime,
+        settings: GreetingSettings,
+        opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("stepworks:workflows:GreetingPipeline", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)

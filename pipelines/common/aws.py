@@ -15,7 +15,7 @@ _lock = threading.Lock()
 _CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_client(service: str, region: str | None):
     # boto3's default session is not thread-safe to create clients from; the sandbox runs Map
     # iterations in threads, so creation is serialized.

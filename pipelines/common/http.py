@@ -16,7 +16,7 @@ class TimeoutSession(requests.Session):
         super().__init__()
         self._timeout = timeout
 
-    def request(self, method, url, **kwargs):  # noqa: D401 - requests' signature
+    def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, **kwargs)
 

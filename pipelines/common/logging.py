@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 from aws_lambda_powertools import Logger
+
+
+class _CurrentStdout:
+    """Writes to whatever ``sys.stdout`` is at write time.
+
+    In Lambda that is the function's log stream; the sandbox swaps ``sys.stdout`` per invocation
+    to capture each function's logs into its own log group.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
 
 
 def get_logger(service: str) -> Logger:
     """A Powertools JSON logger for ``service``; the level comes from POWERTOOLS_LOG_LEVEL."""
-    return Logger(service=service)
+    return Logger(service=service, logger_handler=logging.StreamHandler(_CurrentStdout()))

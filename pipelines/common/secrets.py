@@ -17,7 +17,7 @@ from pipelines.common.errors import ConfigurationError
 DEFAULT_MAX_AGE_SECONDS = 300
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _provider_for(secrets_client) -> parameters.SecretsProvider:
     # One provider per client so its value cache lives as long as the container does.
     return parameters.SecretsProvider(boto3_client=secrets_client)

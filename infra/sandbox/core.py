@@ -1,0 +1,176 @@
+"""The embedded sandbox: the program deployed into moto, its triggers emulated on loopback.
+
+with Sandbox() as sandbox:
+    sandbox.deploy()
+    response = sandbox.call_route("greeting", {"message": "hi"})
+    result = sandbox.wait(response.json()["executionArn"])
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from moto import mock_aws
+
+from infra.components.triggers import SCHEDULED_TIME_PLACEHOLDER
+from infra.sandbox import lambda_runner
+from infra.sandbox.http_api import HttpApiServer
+from infra.sandbox.mocks import REGION, EmulatorMocks
+from infra.sandbox.program import ProgramRun, load_stack_file, run_program
+from infra.sandbox.translators import TRANSLATORS
+from pipelines.common.aws import reset_clients
+from pipelines.common.secrets import reset_secret_cache
+
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+@dataclass
+class ExecutionResult:
+    """How one execution ended."""
+
+    arn: str
+    status: str
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    duration_s: float = 0.0
+    transitions: int = 0
+    history: list[dict] = field(default_factory=list)
+
+    def cause_text(self) -> str:
+        """The failure cause, with a Lambda error's JSON envelope unwrapped to its message."""
+        if not self.cause:
+            return ""
+        try:
+            parsed = json.loads(self.cause)
+        except json.JSONDecodeError:
+            return self.cause
+        if isinstance(parsed, dict) and "errorMessage" in parsed:
+            return f"{parsed.get('errorType')}: {parsed['errorMessage']}"
+        return self.cause
+
+
+class Sandbox:
+    """moto (with its ASL interpreter) + in-process Lambda + loopback triggers, for one stack."""
+
+    def __init__(self, stack: str = "dev", config_overrides: Mapping[str, Any] | None = None):
+        self.stack = stack
+        self.region = REGION
+        self.config = {**load_stack_file(stack), "aws:region": REGION, **(config_overrides or {})}
+        self.mocks: EmulatorMocks | None = None
+        self.program: ProgramRun | None = None
+        self.http: HttpApiServer | None = None
+        self._mock = None
+        self.services: dict = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        lambda_runner.install()
+        reset_clients()
+        reset_secret_cache()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.http:
+            self.http.stop()
+        self._mock.stop()
+        reset_clients()
+        reset_secret_cache()
+
+    def deploy(self) -> ProgramRun:
+        """Run the program into the emulator and start serving its HTTP APIs."""
+        self.mocks = EmulatorMocks(TRANSLATORS, region=self.region)
+        self.program = run_program(self.mocks, self.config, stack=self.stack)
+        credentials = boto3.Session().get_credentials().get_frozen_credentials()
+        self.http = HttpApiServer(self.region, credentials).start()
+        return self.program
+
+    def client(self, service: str):
+        """A boto3 client of the emulator."""
+        return boto3.client(service, region_name=self.region)
+
+    def outputs(self, pipeline: str) -> dict[str, Any]:
+        """The stack outputs one pipeline exported."""
+        return self.program.outputs[pipeline]
+
+    # -- triggers ----------------------------------------------------------------------------
+
+    def route_url(self, pipeline_output_url: str) -> str:
+        """The loopback URL of an exported API URL (``https://<api>.execute-api…/path``)."""
+        host, _, path = pipeline_output_url.removeprefix("https://").partition("/")
+        return self.http.url_for(host.split(".")[0], f"/{path}")
+
+    def signed_post(self, url: str, body: bytes | str, sign: bool = True) -> requests.Response:
+        """POST ``body`` to a loopback route, SigV4-signed with the sandbox's credentials."""
+        data = body.encode() if isinstance(body, str) else body
+        headers = {"Content-Type": "application/json"}
+        if sign:
+            request = AWSRequest(method="POST", url=url, data=data, headers=headers)
+            credentials = boto3.Session().get_credentials().get_frozen_credentials()
+            SigV4Auth(credentials, "execute-api", self.region).add_auth(request)
+            headers = dict(request.headers.items())
+        return requests.post(url, data=data, headers=headers, timeout=30)
+
+    def call_route(self, pipeline: str, body: Any, output_key: str = "apiUrl", sign: bool = True) -> requests.Response:
+        """POST a JSON body (or raw text) to a pipeline's exported API route."""
+        raw = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        return self.signed_post(self.route_url(self.outputs(pipeline)[output_key]), raw, sign=sign)
+
+    def fire_schedule(self, schedule_name: str, scheduled_time: datetime.datetime | None = None) -> str:
+        """Start the schedule's target as EventBridge Scheduler would at ``scheduled_time``."""
+        when = (scheduled_time or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC)
+        target = self.client("scheduler").get_schedule(Name=schedule_name)["Target"]
+        payload = target.get("Input", "{}").replace(SCHEDULED_TIME_PLACEHOLDER, when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        started = self.client("stepfunctions").start_execution(
+            stateMachineArn=target["Arn"], name=f"schedule-{uuid.uuid4()}", input=payload
+        )
+        return started["executionArn"]
+
+    def schedules(self) -> list[str]:
+        """Names of the declared schedules."""
+        return [s["Name"] for s in self.client("scheduler").list_schedules()["Schedules"]]
+
+    def start(self, state_machine_arn: str, payload: Any) -> str:
+        """Start an execution directly (``python -m infra run``)."""
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, name=f"run-{uuid.uuid4()}", input=json.dumps(payload)
+        )["executionArn"]
+
+    # -- following executions -------------------------------------------------------------------
+
+    def wait(self, execution_arn: str, timeout_s: float = 120.0) -> ExecutionResult:
+        """Follow an execution until it ends; its status, output, error, duration and transitions."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] in TERMINAL:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still {described['status']} after {timeout_s}s")
+            time.sleep(0.02)
+        history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        stop = described.get("stopDate") or datetime.datetime.now(datetime.UTC)
+        return ExecutionResult(
+            arn=execution_arn,
+            status=described["status"],
+            output=json.loads(described["output"]) if described.get("output") else None,
+            error=described.get("error"),
+            cause=described.get("cause"),
+            duration_s=(stop - described["startDate"]).total_seconds(),
+            transitions=sum(1 for e in history if e["type"].endswith("StateEntered")),
+            history=history,
+        )

@@ -1,0 +1,185 @@
+"""The declared HTTP APIs, served on loopback.
+
+Routes, integrations and authorization come from what the program declared (read back from the
+emulator). ``AWS_IAM`` routes require a valid SigV4 signature made with the sandbox's
+credentials; a ``StepFunctions-StartExecution`` integration maps its request parameters
+(``$request.body``, ``$context.requestId``) and calls StartExecution as API Gateway would, so a
+body that is not JSON is refused with 400 by Step Functions itself.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+_AUTH_HEADER = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
+    r"\s*SignedHeaders=(?P<signed>[^,]+),\s*Signature=(?P<signature>[0-9a-f]{64})"
+)
+MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
+
+
+@dataclass
+class Route:
+    """One declared route of one API."""
+
+    api_id: str
+    method: str
+    path: str
+    authorization: str
+    integration: dict
+
+
+class SignatureError(Exception):
+    """The request is not signed, or not signed with the sandbox's credentials."""
+
+
+def verify_sigv4(
+    method: str, url: str, headers: dict[str, str], body: bytes, credentials: Credentials, region: str
+) -> None:
+    """Recompute the SigV4 signature of a request and compare it with the one it carries."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    match = _AUTH_HEADER.fullmatch(lowered.get("authorization", "").strip())
+    if not match:
+        raise SignatureError("missing or malformed SigV4 Authorization header")
+    if match["key"] != credentials.access_key:
+        raise SignatureError("unknown access key")
+    if match["service"] != "execute-api" or match["region"] != region:
+        raise SignatureError(f"signed for {match['service']} in {match['region']}, expected execute-api in {region}")
+    amz_date = lowered.get("x-amz-date", "")
+    try:
+        signed_at = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+    except ValueError:
+        raise SignatureError("missing or malformed X-Amz-Date") from None
+    if abs(datetime.datetime.now(datetime.UTC) - signed_at) > MAX_CLOCK_SKEW:
+        raise SignatureError("signature expired")
+    signed_names = match["signed"].split(";")
+    request = AWSRequest(method=method, url=url, data=body, headers={n: lowered.get(n, "") for n in signed_names})
+    request.context["timestamp"] = amz_date
+    signer = SigV4Auth(credentials, "execute-api", region)
+    canonical = signer.canonical_request(request)
+    expected = signer.signature(signer.string_to_sign(request, canonical), request)
+    if not hmac.compare_digest(expected, match["signature"]):
+        raise SignatureError("signature does not match")
+
+
+def load_routes(region: str) -> list[Route]:
+    """Every route of every HTTP API in the emulator, with its integration."""
+    client = boto3.client("apigatewayv2", region_name=region)
+    routes = []
+    for api in client.get_apis()["Items"]:
+        integrations = {i["IntegrationId"]: i for i in client.get_integrations(ApiId=api["ApiId"])["Items"]}
+        for route in client.get_routes(ApiId=api["ApiId"])["Items"]:
+            method, _, path = route["RouteKey"].partition(" ")
+            target = route.get("Target", "").removeprefix("integrations/")
+            routes.append(
+                Route(api["ApiId"], method, path, route.get("AuthorizationType", "NONE"), integrations.get(target, {}))
+            )
+    return routes
+
+
+class HttpApiServer:
+    """Serves every declared HTTP API at ``http://127.0.0.1:<port>/<api id>/<path>``."""
+
+    def __init__(self, region: str, credentials: Credentials):
+        self.region = region
+        self.credentials = credentials
+        self.routes: list[Route] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    def url_for(self, api_id: str, path: str) -> str:
+        """Loopback URL of a route (API id as first path segment, as API Gateway's host would)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/{api_id}{path}"
+
+    def start(self) -> HttpApiServer:
+        """Load routes from the emulator and start serving."""
+        self.routes = load_routes(self.region)
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                try:
+                    status, payload = api.dispatch(self.command, self.path, dict(self.headers.items()), body)
+                except Exception as exc:  # noqa: BLE001 - API Gateway answers 500, it does not hang up
+                    status, payload = 500, {"message": f"Internal Server Error: {type(exc).__name__}: {exc}"}
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def dispatch(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
+        """Route, authorize and integrate one request; returns (status, JSON body)."""
+        parts = urlsplit(raw_path)
+        api_id, _, rest = parts.path.lstrip("/").partition("/")
+        path = f"/{rest}"
+        route = next((r for r in self.routes if r.api_id == api_id and r.method == method and r.path == path), None)
+        if route is None:
+            return 404, {"message": "Not Found"}
+        if route.authorization == "AWS_IAM":
+            host = headers.get("Host") or headers.get("host", "")
+            try:
+                verify_sigv4(method, f"http://{host}{raw_path}", headers, body, self.credentials, self.region)
+            except SignatureError as exc:
+                return 403, {"message": f"Forbidden: {exc}"}
+        elif route.authorization == "JWT":
+            # The issuer's keys are not reachable offline; refusing is the safe emulation.
+            return 401, {"message": "Unauthorized: the sandbox cannot verify JWTs; use AWS_IAM routes here"}
+        elif route.authorization != "NONE":
+            return 500, {"message": f"the sandbox cannot emulate authorization type {route.authorization}"}
+        return self._integrate(route, body)
+
+    def _integrate(self, route: Route, body: bytes) -> tuple[int, dict]:
+        integration = route.integration
+        if integration.get("IntegrationSubtype") != "StepFunctions-StartExecution":
+            return 500, {"message": f"the sandbox cannot emulate integration {integration.get('IntegrationSubtype')!r}"}
+        request_id = str(uuid.uuid4())
+        values = {"$request.body": body.decode("utf-8", errors="replace"), "$context.requestId": request_id}
+        params = {k: values.get(v, v) for k, v in integration.get("RequestParameters", {}).items()}
+        kwargs = {"stateMachineArn": params["StateMachineArn"], "input": params.get("Input") or "{}"}
+        if params.get("Name"):
+            kwargs["name"] = params["Name"]
+        sfn = boto3.client("stepfunctions", region_name=self.region)
+        try:
+            started = sfn.start_execution(**kwargs)
+        except ClientError as exc:
+            # API Gateway passes Step Functions' refusal on as a 400 (an input that is not JSON).
+            if exc.response["ResponseMetadata"]["HTTPStatusCode"] != 400:
+                raise
+            message = exc.response["Error"].get("Message") or str(exc)
+            return 400, {"__type": "InvalidExecutionInput", "message": f"request body is not valid JSON: {message}"}
+        return 200, {"executionArn": started["executionArn"], "startDate": started["startDate"].timestamp()}

@@ -1,0 +1,117 @@
+"""In-process Lambda invocation for moto: run the handler named by the function's ``handler``.
+
+moto would run Lambda code in Docker, which the sandbox does not have. Its documented extension
+point, ``LambdaFunction._invoke_lambda``, is replaced by ``invoke_in_process``: the handler runs
+in this interpreter with the function's environment variables, its stdout goes to the
+function's log group, and an exception becomes a function error whose ``errorType`` is the
+exception's class name, as in AWS, so ``ErrorEquals`` in the state machine matches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+
+# os.environ is process-wide; one invocation at a time keeps each handler's settings its own.
+# (Map iterations run in threads in moto, so concurrent invocations are serialized here.)
+_INVOKE_LOCK = threading.RLock()
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    timeout_s: int
+    started: float
+
+    @property
+    def function_version(self) -> str:
+        return "$LATEST"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.started + self.timeout_s - time.monotonic()) * 1000))
+
+
+@contextlib.contextmanager
+def _function_environment(variables: dict[str, str]):
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def resolve_handler(handler: str):
+    """The callable named ``module.function`` by a Lambda ``handler`` setting."""
+    module_name, _, function_name = handler.rpartition(".")
+    if not module_name:
+        raise ImportError(f"handler {handler!r} is not of the form module.function")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def invoke_in_process(fn: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+    """Run ``fn``'s handler on ``event``; return (payload JSON, errored, log text)."""
+    if isinstance(event, (str, bytes)):
+        event = json.loads(event or "{}")
+    context = LambdaContext(
+        function_name=fn.function_name,
+        memory_limit_in_mb=int(fn.memory_size),
+        invoked_function_arn=fn.function_arn,
+        aws_request_id=str(uuid.uuid4()),
+        timeout_s=int(fn.timeout),
+        started=time.monotonic(),
+    )
+    environment = {
+        **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
+        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_REGION": fn.region,
+        "AWS_DEFAULT_REGION": fn.region,
+    }
+    captured = io.StringIO()
+    with _INVOKE_LOCK, _function_environment(environment), contextlib.redirect_stdout(captured):
+        try:
+            result = resolve_handler(fn.handler)(event, context)
+            payload, errored = json.dumps(result), False
+        except Exception as exc:  # noqa: BLE001 - every handler failure becomes a function error
+            payload = json.dumps(
+                {
+                    "errorType": type(exc).__name__,
+                    "errorMessage": str(exc),
+                    "stackTrace": traceback.format_exception(exc)[-5:],
+                }
+            )
+            errored = True
+            print(json.dumps({"level": "ERROR", "errorType": type(exc).__name__, "errorMessage": str(exc)}))
+    logs = captured.getvalue()
+    fn.save_logs(logs or "(no output)")
+    return payload, errored, logs
+
+
+def install() -> None:
+    """Route moto's Lambda invocations to ``invoke_in_process``."""
+    LambdaFunction._invoke_lambda = invoke_in_process
