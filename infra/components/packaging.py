@@ -35,7 +35,18 @@ LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 _EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
 
-_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
+_MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
+# glibc of the OS each runtime runs on: python3.11 on Amazon Linux 2 (2.26), python3.12 and
+# later on Amazon Linux 2023 (2.34). A wheel for a newer glibc would fail to import in Lambda.
+_GLIBC_BY_PYTHON = {"3.11": (2, 26)}
+_DEFAULT_GLIBC = (2, 34)
+
+
+def platform_tags(python_version: str, architecture: str) -> list[str]:
+    """The manylinux tags a wheel may carry to run on the runtime's OS, newest first."""
+    major, newest = _GLIBC_BY_PYTHON.get(python_version, _DEFAULT_GLIBC)
+    machine = _MACHINES[architecture]
+    return [f"manylinux_{major}_{minor}_{machine}" for minor in range(newest, 16, -1)] + [f"manylinux2014_{machine}"]
 
 
 def code_files(root: Path = PIPELINES_DIR) -> list[Path]:
@@ -96,8 +107,7 @@ def build_layer_zip(
                 "--no-compile",
                 "--target",
                 str(site),
-                "--platform",
-                _PLATFORMS[architecture],
+                *[arg for tag in platform_tags(python_version, architecture) for arg in ("--platform", tag)],
                 "--implementation",
                 "cp",
                 "--python-version",

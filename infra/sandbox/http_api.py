@@ -67,7 +67,8 @@ def verify_sigv4(
     if abs(datetime.datetime.now(datetime.UTC) - signed_at) > MAX_CLOCK_SKEW:
         raise SignatureError("signature expired")
     signed_names = match["signed"].split(";")
-    request = AWSRequest(method=method, url=url, data=body, headers={n: lowered.get(n, "") for n in signed_names})
+    # A signed header the request lacks is left out, so the signature cannot match.
+    request = AWSRequest(method=method, url=url, data=body, headers={n: lowered[n] for n in signed_names if n in lowered})
     request.context["timestamp"] = amz_date
     signer = SigV4Auth(credentials, "execute-api", region)
     canonical = signer.canonical_request(request)

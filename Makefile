@@ -1,0 +1,40 @@
+# stepworks: `make demo` runs every pipeline in the sandbox, `make test` runs the test suite.
+# Both bootstrap .venv themselves from requirements-dev.txt.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test test-layer lint synth bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pipelines/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m infra demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+# Builds the real Lambda dependency layer (downloads manylinux wheels) and checks it.
+test-layer: $(STAMP)
+	$(BIN)/python -m pytest -m layer -o addopts="-ra --strict-markers"
+
+synth: $(STAMP)
+	$(BIN)/python -m infra synth --out out/synth
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .build out .pytest_cache .ruff_cache
