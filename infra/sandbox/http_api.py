@@ -68,7 +68,8 @@ def verify_sigv4(
         raise SignatureError("signature expired")
     signed_names = match["signed"].split(";")
     # A signed header the request lacks is left out, so the signature cannot match.
-    request = AWSRequest(method=method, url=url, data=body, headers={n: lowered[n] for n in signed_names if n in lowered})
+    present = {n: lowered[n] for n in signed_names if n in lowered}
+    request = AWSRequest(method=method, url=url, data=body, headers=present)
     request.context["timestamp"] = amz_date
     signer = SigV4Auth(credentials, "execute-api", region)
     canonical = signer.canonical_request(request)
