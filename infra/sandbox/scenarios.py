@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,6 +34,22 @@ def greeting(sandbox: Sandbox) -> ScenarioResult:
     return ScenarioResult("greeting", execution, landed or "nothing")
 
 
+def radar(sandbox: Sandbox) -> ScenarioResult:
+    """Fire the daily schedule → data.json and data.csv per active organization."""
+    scheduled = datetime.datetime.now(datetime.UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    execution = sandbox.wait(sandbox.fire_schedule(sandbox.outputs("radar")["scheduleName"], scheduled))
+    keys = data_keys(sandbox, sandbox.outputs("radar")["bucketName"])
+    orgs = sorted({key.split("/")[0] for key in keys})
+    return ScenarioResult("radar", execution, f"{len(keys)} files for {', '.join(orgs) or 'no org'}")
+
+
+def data_keys(sandbox: Sandbox, bucket: str) -> list[str]:
+    """Keys of the radar output files (``<org>/<timestamp>/data.{json,csv}``) in ``bucket``."""
+    listed = sandbox.client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])
+    return sorted(o["Key"] for o in listed if o["Key"].endswith(("/data.json", "/data.csv")))
+
+
 SCENARIOS: dict[str, Callable[[Sandbox], ScenarioResult]] = {
     "greeting": greeting,
+    "radar": radar,
 }

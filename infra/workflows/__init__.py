@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from infra.workflows import greeting
+from infra.workflows import greeting, radar
 
 # Pipeline name → module exposing ``build(stack, runtime) -> dict of outputs``.
 WORKFLOWS = {
     greeting.PIPELINE: greeting,
+    radar.PIPELINE: radar,
 }

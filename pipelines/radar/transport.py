@@ -1,0 +1,89 @@
+"""HTTP plumbing shared by the provider and Radar clients: retries that respect Retry-After
+only while the wait is short, and a refusal to send bearer tokens over plain HTTP."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.util.retry import Retry
+
+from pipelines.common.errors import ConfigurationError
+from pipelines.common.http import TimeoutSession
+
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class BoundedRetryAfter(Retry):
+    """urllib3 Retry that gives up at once when Retry-After asks for more than ``max_retry_after``.
+
+    Radar answers 429 for five minutes once the rate limit is hit; sleeping that long inside a
+    Lambda would burn its timeout, so the caller raises RateLimitedError and Step Functions
+    waits instead.
+    """
+
+    max_retry_after: float = 10.0
+
+    def new(self, **kw):
+        retry = super().new(**kw)
+        retry.max_retry_after = self.max_retry_after
+        return retry
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if response is not None and self.respect_retry_after_header:
+            wait = self.get_retry_after(response)
+            if wait is not None and wait > self.max_retry_after:
+                # Caught by urllib3 (raise_on_status=False), which then returns this response.
+                raise MaxRetryError(
+                    _pool, url, ResponseError(f"Retry-After {wait}s is too long to wait here")
+                )
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def api_session(
+    *,
+    total: int = 3,
+    backoff_factor: float = 0.5,
+    max_retry_after: float = 10.0,
+    timeout: float | tuple[float, float] = (5, 30),
+) -> requests.Session:
+    """A GET session retrying connection errors, timeouts, 429 and 5xx with backoff.
+
+    After the last retry the final response is returned so the caller can map its status to a
+    typed error (429 → RateLimitedError with the upstream's Retry-After).
+    """
+    retry = BoundedRetryAfter(
+        total=total,
+        backoff_factor=backoff_factor,
+        backoff_max=20.0,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    retry.max_retry_after = max_retry_after
+    session = TimeoutSession(timeout=timeout)
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def require_secure_url(url: str, setting: str) -> str:
+    """``url`` without a trailing slash, if it is https (or http to loopback, for the sandbox)."""
+    parts = urlsplit(url)
+    loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
+    if not parts.hostname or not (parts.scheme == "https" or loopback):
+        raise ConfigurationError(f"{setting} must be an https URL (bearer tokens are never sent in clear)")
+    return url.rstrip("/")
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """The response's Retry-After in seconds, if it gives one as a number."""
+    raw = response.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None

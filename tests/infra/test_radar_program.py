@@ -1,0 +1,120 @@
+"""radar under Pulumi mocks: scoped grants, a hardened bucket, the schedule, the definition, config errors."""
+
+import json
+
+import pytest
+
+from infra import asl
+from infra.config import ConfigError, Section
+from infra.workflows.radar import RadarSettings
+
+
+def policy_of(program, name):
+    (policy,) = [p for p in program.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == name]
+    return {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+
+
+def one(program, typ, name=None):
+    found = [r for r in program.of_type(typ) if name is None or r.name == name]
+    assert len(found) == 1, [r.name for r in program.of_type(typ)]
+    return found[0]
+
+
+def test_fetch_reads_only_the_token_secret_and_writes_only_the_staging_prefix(dev_program):
+    bucket = dev_program.outputs["radar"]["bucketName"]
+    statements = policy_of(dev_program, "radar-fetch-policy")
+    assert statements["SecretRead"]["Resource"] == [dev_program.outputs["radar"]["tokenSecretArn"]]
+    assert statements["S3Write"] == {
+        "Sid": "S3Write",
+        "Effect": "Allow",
+        "Action": ["s3:PutObject"],
+        "Resource": [f"arn:aws:s3:::{bucket}/staging/*"],
+    }
+    assert set(statements) == {"WriteOwnLogGroup", "XRayWrite", "SecretRead", "S3Write", "BucketKey"}
+
+
+def test_prepare_reads_staging_and_writes_only_data_files(dev_program):
+    bucket = dev_program.outputs["radar"]["bucketName"]
+    statements = policy_of(dev_program, "radar-prepare-policy")
+    assert statements["S3Read"]["Resource"] == [f"arn:aws:s3:::{bucket}/staging/*"]
+    assert statements["WriteDataJson"]["Resource"] == [f"arn:aws:s3:::{bucket}/*/data.json"]
+    assert statements["WriteDataCsv"]["Resource"] == [f"arn:aws:s3:::{bucket}/*/data.csv"]
+    assert "SecretRead" not in statements
+
+
+def test_the_provider_reads_only_the_registry_object_and_uses_the_key_for_data_keys(dev_program):
+    bucket = dev_program.outputs["radar"]["bucketName"]
+    key_arn = one(dev_program, "aws:kms/key:Key").outputs["arn"]
+    statements = policy_of(dev_program, "radar-provider-policy")
+    assert statements["S3Read"]["Resource"] == [f"arn:aws:s3:::{bucket}/config/orgs.json"]
+    assert statements["EnvelopeKey"] == {
+        "Sid": "EnvelopeKey",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey"],
+        "Resource": [key_arn],
+    }
+    assert policy_of(dev_program, "radar-decrypt-policy")["EnvelopeKey"]["Action"] == ["kms:Decrypt"]
+    assert set(policy_of(dev_program, "radar-extract-policy")) == {"WriteOwnLogGroup", "XRayWrite"}
+
+
+def test_the_token_never_travels_in_an_environment_variable(dev_program):
+    fetch = one(dev_program, "aws:lambda/function:Function", "radar-fetch-function").inputs
+    env = fetch["environment"]["variables"]
+    assert env["RADAR_TOKEN_SECRET_ARN"] == dev_program.outputs["radar"]["tokenSecretArn"]
+    assert not any("TOKEN" in k and not k.endswith("_SECRET_ARN") for k in env)
+
+
+def test_the_bucket_is_private_kms_encrypted_versioned_tls_only_and_expires_staging(dev_program):
+    block = one(dev_program, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(
+        block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    (rule,) = one(
+        dev_program, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ).inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    assert (
+        one(dev_program, "aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]["status"]
+        == "Enabled"
+    )
+    (deny,) = json.loads(one(dev_program, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (lifecycle,) = one(dev_program, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+    assert lifecycle["filter"]["prefix"] == "staging/" and lifecycle["expiration"]["days"] == 7
+    assert one(dev_program, "aws:kms/key:Key").inputs["enableKeyRotation"] is True
+
+
+def test_the_schedule_runs_daily_at_six_utc_and_may_only_start_this_state_machine(dev_program):
+    schedule = one(dev_program, "aws:scheduler/schedule:Schedule").inputs
+    assert schedule["scheduleExpression"] == "cron(0 6 * * ? *)"
+    assert schedule["scheduleExpressionTimezone"] == "UTC"
+    assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
+    assert json.loads(schedule["target"]["input"]) == {"scheduledTime": "<aws.scheduler.scheduled-time>"}
+    machine = dev_program.outputs["radar"]["stateMachineArn"]
+    assert policy_of(dev_program, "radar-daily-policy")["StartExecution"]["Resource"] == [machine]
+
+
+def test_the_state_machine_invokes_only_its_six_functions_and_its_definition_passes_checks(dev_program):
+    functions = [f for f in dev_program.of_type("aws:lambda/function:Function") if f.name.startswith("radar-")]
+    arns = sorted(a for f in functions for a in (f.outputs["arn"], f"{f.outputs['arn']}:*"))
+    assert len(functions) == 6
+    assert policy_of(dev_program, "radar-sfn-policy")["InvokeOwnFunctions"]["Resource"] == arns
+    definition = json.loads(one(dev_program, "aws:sfn/stateMachine:StateMachine", "radar-sfn").inputs["definition"])
+    assert asl.check_definition(definition) == []
+    assert definition["States"]["FetchEachOrg"]["MaxConcurrency"] == 4
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"queries": ["ranking", "weather"]}, 'stepworks:radar.queries: unknown query "weather"'),
+        ({"schedule": "every day"}, 'stepworks:radar.schedule: "every day" is not a schedule expression'),
+        ({"maxConcurrency": 0}, "stepworks:radar.maxConcurrency: 0 is out of range; allowed: 1–40"),
+        ({"providerUrl": "http://registry.example.com"}, "stepworks:radar.providerUrl:"),
+        ({"organizations": {"orgId": "x"}}, "stepworks:radar.organizations: must be a list of objects"),
+    ],
+)
+def test_bad_radar_settings_name_the_key(values, message):
+    with pytest.raises(ConfigError) as raised:
+        RadarSettings.from_section(Section("stepworks:radar", values))
+    assert str(raised.value).startswith(message)
