@@ -16,29 +16,18 @@ import pulumi
 # Actions AWS only authorizes on "*" (no resource-level permissions exist for them). They are
 # the one allowed exception to "no wildcard resource on a write action", and tests check that
 # no other action ever gets "*".
-WILDCARD_ONLY_ACTIONS = frozenset(
-    {
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-        "xray:GetSamplingRules",
-        "xray:GetSamplingTargets",
-        # Step Functions' vended log delivery to CloudWatch Logs.
-        "logs:CreateLogDelivery",
-        "logs:GetLogDelivery",
-        "logs:UpdateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:DescribeResourcePolicies",
-        "logs:DescribeLogGroups",
-        # Lambda in a VPC manages its own network interfaces.
-        "ec2:CreateNetworkInterface",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DeleteNetworkInterface",
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:UnassignPrivateIpAddresses",
-    }
-)
+XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets")
+# Step Functions' vended log delivery to CloudWatch Logs.
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+)  # fmt: skip
+# A Lambda function in a VPC manages its own network interfaces.
+VPC_ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+)  # fmt: skip
+WILDCARD_ONLY_ACTIONS = frozenset((*XRAY_ACTIONS, *LOG_DELIVERY_ACTIONS, *VPC_ENI_ACTIONS))
 
 
 @dataclass(frozen=True)
@@ -113,44 +102,17 @@ def log_group_write(log_group_arn: pulumi.Input[str]) -> Grant:
 
 def xray_write() -> Grant:
     """Send X-Ray trace segments (AWS offers no resource-level scoping)."""
-    return Grant(
-        "XRayWrite",
-        ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"),
-        ["*"],
-    )
+    return Grant("XRayWrite", XRAY_ACTIONS, ["*"])
 
 
 def state_machine_log_delivery() -> Grant:
     """Let Step Functions deliver execution logs to CloudWatch Logs (AWS requires "*")."""
-    return Grant(
-        "LogDelivery",
-        (
-            "logs:CreateLogDelivery",
-            "logs:GetLogDelivery",
-            "logs:UpdateLogDelivery",
-            "logs:DeleteLogDelivery",
-            "logs:ListLogDeliveries",
-            "logs:PutResourcePolicy",
-            "logs:DescribeResourcePolicies",
-            "logs:DescribeLogGroups",
-        ),
-        ["*"],
-    )
+    return Grant("LogDelivery", LOG_DELIVERY_ACTIONS, ["*"])
 
 
 def vpc_networking() -> Grant:
     """Let a VPC-attached Lambda manage its network interfaces (AWS requires "*")."""
-    return Grant(
-        "VpcNetworking",
-        (
-            "ec2:CreateNetworkInterface",
-            "ec2:DescribeNetworkInterfaces",
-            "ec2:DeleteNetworkInterface",
-            "ec2:AssignPrivateIpAddresses",
-            "ec2:UnassignPrivateIpAddresses",
-        ),
-        ["*"],
-    )
+    return Grant("VpcNetworking", VPC_ENI_ACTIONS, ["*"])
 
 
 def _statement(grant: Grant, resources: Sequence[str]) -> dict[str, Any]:

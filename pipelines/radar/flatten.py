@@ -9,8 +9,8 @@ Conventions (pinned by tests):
 - every row of one CSV has the same header: the union of all records' columns, in first-seen order.
 
 Speed: records of one shape (same keys, same list lengths) are flattened by a function compiled
-for that shape once, with no recursion and no per-value path building. A record that does not
-fit the last-used plan is walked once to find (or compile) its own.
+for that shape once, with no recursion, no per-value path building and no per-row re-layout. A
+record that fits none of the recently used plans is walked once to find (or compile) its own.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable
-from operator import itemgetter
 from typing import TextIO
 
 
@@ -90,7 +89,8 @@ class _PlanBuilder:
     """Emits the source of one shape's flattening function.
 
     The function first walks to every container (a missing key or a wrong type raises), then
-    checks all their sizes and the list types in one tuple comparison, then reads every leaf.
+    checks all their sizes and the list types in one tuple comparison, then reads every leaf
+    straight into its column's position of the flattener's header.
     """
 
     def __init__(self):
@@ -135,14 +135,17 @@ class _PlanBuilder:
                 else:
                     self.cells.append(f"{var}[{key!r}]")
 
-    def compile(self) -> Callable[[dict], tuple]:
-        comma = "," if len(self.cells) == 1 else ""
+    def compile(self, positions: list[int], width: int) -> Callable[[dict], tuple]:
+        """The plan function; its row is ``width`` cells, this shape's at ``positions``."""
+        slots = ["''"] * width
+        for position, cell in zip(positions, self.cells, strict=True):
+            slots[position] = cell
         source = "\n    ".join(
             [
                 "def plan(r):",
                 *self.walk,
                 f"if ({', '.join(self.probes)},) != ({', '.join(self.expected)},): raise M",
-                f"cells = ({', '.join(self.cells)}{comma})",
+                f"cells = ({''.join(slot + ', ' for slot in slots)})",
                 # Leaves that were strings, numbers or null in the first record are taken as they
                 # are; anything else (a bool, or a container where a scalar was) goes through render.
                 "if not CSV_READY.issuperset(map(type, cells)): cells = tuple(map(R, cells))",
@@ -155,15 +158,24 @@ class _PlanBuilder:
 
 
 class _Plan:
-    __slots__ = ("columns", "run")
+    __slots__ = ("run", "width")
 
-    def __init__(self, columns: tuple[str, ...], run: Callable[[dict], tuple]):
-        self.columns = columns
+    def __init__(self, run: Callable[[dict], tuple], width: int):
         self.run = run
+        self.width = width
+
+
+# What a plan raises on a record of another shape.
+_MISMATCH = (_ShapeMismatch, KeyError, IndexError, TypeError)
 
 
 class Flattener:
-    """Flattens records, compiling one plan per record shape and reusing it."""
+    """Flattens the records of one CSV document, compiling one plan per record shape.
+
+    The header grows as shapes with new columns appear (first-seen order, never reordered), so
+    a plan writes its cells straight into header positions; rows made before the header grew
+    are padded at the end. Use one Flattener per document: its header is the union of all it saw.
+    """
 
     # Plans tried, most recently used first, before a record's shape is worked out: trying a plan
     # stops at its first failed structure check, which is much cheaper than walking the record.
@@ -172,11 +184,17 @@ class Flattener:
     def __init__(self):
         self._plans: dict[object, _Plan] = {}
         self._recent: list[_Plan] = []
+        self._header: dict[str, int] = {}
 
     @property
     def plan_count(self) -> int:
         """How many record shapes this flattener has compiled a plan for."""
         return len(self._plans)
+
+    @property
+    def header(self) -> list[str]:
+        """Every column seen so far, in first-seen order."""
+        return list(self._header)
 
     def _plan_for(self, record: dict) -> _Plan:
         if type(record) is not dict:
@@ -186,60 +204,50 @@ class Flattener:
         if plan is None:
             builder = _PlanBuilder()
             builder.node("r", record, "")
-            plan = _Plan(tuple(builder.columns), builder.compile())
+            for column in builder.columns:
+                self._header.setdefault(column, len(self._header))
+            positions = [self._header[column] for column in builder.columns]
+            plan = _Plan(builder.compile(positions, len(self._header)), len(self._header))
             self._plans[shape] = plan
         return plan
 
-    def _match(self, record: dict) -> tuple[_Plan, tuple]:
+    def _cells(self, record: dict) -> tuple:
         recent = self._recent
         for position, plan in enumerate(recent):
             try:
                 cells = plan.run(record)
-            except (_ShapeMismatch, KeyError, IndexError, TypeError):
+            except _MISMATCH:
                 continue
             if position:
                 recent.insert(0, recent.pop(position))
-            return plan, cells
+            return cells
         plan = self._plan_for(record)
         recent.insert(0, plan)
         del recent[self.RECENT_PLANS :]
-        return plan, plan.run(record)
-
-    def row(self, record: dict) -> tuple[tuple[str, ...], tuple]:
-        """``(columns, cells)`` of one record; cells are CSV-ready (str, int, float or None)."""
-        plan, cells = self._match(record)
-        return plan.columns, cells
+        return plan.run(record)
 
     def table(self, records: Iterable[dict]) -> tuple[list[str], list[tuple]]:
-        """The union header and one row per record, every row as wide as the header."""
-        match = self._match
-        matched = [match(r) for r in records]
-        plans = dict.fromkeys(plan for plan, _ in matched)
-        if len(plans) <= 1:
-            columns = matched[0][0].columns if matched else ()
-            return list(columns), [cells for _, cells in matched]
-        header: dict[str, int] = {}
-        for plan in plans:
-            for column in plan.columns:
-                header.setdefault(column, len(header))
-        full = tuple(header)
-        # Per plan, a C-level getter that spreads its cells over the union header; a column the
-        # plan lacks reads the empty cell appended after its cells.
-        spreaders = {}
-        for plan in plans:
-            if plan.columns == full:
-                spreaders[plan] = None
-            else:
-                where = {column: i for i, column in enumerate(plan.columns)}
-                positions = [where.get(c, len(plan.columns)) for c in full]
-                spreaders[plan] = (
-                    itemgetter(*positions) if len(positions) > 1 else (lambda c, p=positions[0]: (c[p],))
-                )
-        rows = []
-        for plan, cells in matched:
-            spread = spreaders[plan]
-            rows.append(cells if spread is None else spread((*cells, "")))
-        return list(full), rows
+        """The header and one row per record, every row as wide as the header.
+
+        Cells are CSV-ready: str, or int/float/None, which csv.writer writes as ``render`` would.
+        """
+        rows: list[tuple] = []
+        append = rows.append
+        cells_of = self._cells
+        for record in records:
+            # Inline try of the most recent plan: most records share the previous one's shape.
+            if self._recent:
+                try:
+                    append(self._recent[0].run(record))
+                    continue
+                except _MISMATCH:
+                    pass
+            append(cells_of(record))
+        width = len(self._header)
+        if any(plan.width != width for plan in self._plans.values()):
+            pads = {n: ("",) * n for n in range(width + 1)}
+            rows = [row if len(row) == width else row + pads[width - len(row)] for row in rows]
+        return list(self._header), rows
 
 
 def write_csv(records: Iterable[dict], out: TextIO, flattener: Flattener | None = None) -> int:

@@ -136,9 +136,9 @@ def test_one_row_per_record():
 
 def test_empty_record_has_no_columns_and_non_object_records_are_refused():
     assert flatten({}) == {}
-    assert Flattener().row({}) == ((), ())
+    assert Flattener().table([{}]) == ([], [()])
     with pytest.raises(TypeError, match="JSON object"):
-        Flattener().row(["not", "an", "object"])
+        Flattener().table([{"a": 1}, ["not", "an", "object"]])
     with pytest.raises(TypeError, match="JSON object"):
         flatten("text")
 
@@ -159,12 +159,10 @@ def test_empty_record_has_no_columns_and_non_object_records_are_refused():
 )
 def test_a_record_of_another_shape_never_reuses_the_previous_plan(changed):
     base = {"s": "text", "l": [1, 2], "d": {"x": 1}}
-    flattener = Flattener()
-    flattener.row(base)
-    columns, cells = flattener.row({**base, **changed})
+    header, (_, row) = Flattener().table([base, {**base, **changed}])
     expected = flatten({**base, **changed})
-    assert list(columns) == list(expected)
-    assert [render(c) for c in cells] == list(expected.values())
+    assert {column: render(cell) for column, cell in zip(header, row, strict=True) if column in expected} == expected
+    assert all(cell == "" for column, cell in zip(header, row, strict=True) if column not in expected)
 
 
 def _random_value(rng: random.Random, depth: int):
