@@ -1,0 +1,59 @@
+"""Offline synth writes what the program declares; S3ObjectCreated wires bucket → rule → state machine."""
+
+import json
+
+import pulumi
+
+from infra.cli import main as cli_main
+from infra.components.triggers import S3ObjectCreated, S3ObjectCreatedArgs, object_created_pattern
+from infra.sandbox.mocks import RecordingMocks
+
+
+def test_synth_writes_resources_every_state_machine_and_every_iam_policy(tmp_path, dev_program):
+    assert cli_main(["synth", "--out", str(tmp_path)]) == 0
+    resources = json.loads((tmp_path / "resources.json").read_text())
+    assert {r["type"] for r in resources} >= {"aws:sfn/stateMachine:StateMachine", "aws:lambda/function:Function"}
+    assert len(resources) == len([r for r in dev_program.resources if r.custom])
+    for pipeline in dev_program.outputs:
+        definition = json.loads((tmp_path / f"{pipeline}.asl.json").read_text())
+        assert definition["StartAt"] in definition["States"]
+    policies = {p.name for p in dev_program.of_type("aws:iam/rolePolicy:RolePolicy")}
+    assert {p.stem for p in (tmp_path / "iam").glob("*.json") if ".trust" not in p.name} >= policies
+    # Function code appears as its file list, never as bytes.
+    fn = next(r for r in resources if r["type"] == "aws:lambda/function:Function")
+    assert "pipelines/greeting/handlers.py" in fn["inputs"]["code"]["archive"]
+
+
+def test_the_object_created_pattern_matches_one_bucket_and_one_prefix():
+    assert object_created_pattern("b", "uploads/") == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": ["b"]}, "object": {"key": [{"prefix": "uploads/"}]}},
+    }
+
+
+def test_s3_object_created_enables_eventbridge_and_targets_the_machine_with_a_start_only_role():
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="stepworks", stack="test", preview=False)
+    machine = "arn:aws:states:us-west-2:123456789012:stateMachine:m"
+
+    @pulumi.runtime.test
+    def declare():
+        trigger = S3ObjectCreated("uploads", S3ObjectCreatedArgs(machine, "bucket-1", "incoming/"))
+        return trigger.rule.name
+
+    declare()
+    (notification,) = mocks.of_type("aws:s3/bucketNotification:BucketNotification")
+    assert notification.inputs == {**notification.inputs, "bucket": "bucket-1", "eventbridge": True}
+    (rule,) = mocks.of_type("aws:cloudwatch/eventRule:EventRule")
+    assert json.loads(rule.inputs["eventPattern"]) == object_created_pattern("bucket-1", "incoming/")
+    (target,) = mocks.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    assert target.inputs["arn"] == machine
+    (policy,) = mocks.of_type("aws:iam/rolePolicy:RolePolicy")
+    assert json.loads(policy.inputs["policy"])["Statement"] == [
+        {"Sid": "StartExecution", "Effect": "Allow", "Action": ["states:StartExecution"], "Resource": [machine]}
+    ]
+    (role,) = mocks.of_type("aws:iam/role:Role")
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
+        "Service": "events.amazonaws.com"
+    }
