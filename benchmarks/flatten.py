@@ -102,6 +102,10 @@ class _Sink:
     def write(self, text: str) -> int:
         return len(text)
 
+    def writelines(self, lines) -> None:
+        for _ in lines:
+            pass
+
 
 def run_stepworks(lines: list[str]) -> int:
     """Parse + flatten + CSV with pipelines.radar.flatten."""

@@ -75,6 +75,11 @@ class Bucket:
         except ClientError as exc:
             if _code(exc) in ("NoSuchKey", "404"):
                 raise MissingObject(key) from None
+            if _code(exc) == "AccessDenied":
+                # Without s3:ListBucket, S3 answers a missing key with AccessDenied, not NoSuchKey.
+                raise ConfigurationError(
+                    f"S3 GetObject s3://{self.name}/{key} refused: the object is missing or not readable"
+                ) from None
             raise UpstreamUnavailableError(
                 f"S3 GetObject s3://{self.name}/{key} failed ({_code(exc)})"
             ) from None

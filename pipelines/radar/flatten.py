@@ -251,12 +251,64 @@ class Flattener:
 
 
 def write_csv(records: Iterable[dict], out: TextIO, flattener: Flattener | None = None) -> int:
-    """Write ``records`` as RFC 4180 CSV (CRLF, minimal quoting) to ``out``; returns the row count."""
-    header, rows = (flattener or Flattener()).table(records)
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return len(rows)
+    """Write ``records`` as RFC 4180 CSV (CRLF, minimal quoting) to ``out``; returns the row count.
+
+    Each row is encoded as soon as its record is flattened, so the parsed record can be freed at
+    once; only the encoded lines wait for the header, which is complete after the last record.
+    """
+    flattener = flattener or Flattener()
+    lines: list[str] = []
+    # csv.writer hands each row to write() as one string: collect them one line per row.
+    writerow = csv.writer(_LineSink(lines.append), lineterminator="\r\n").writerow
+    runs: list[tuple[int, int]] = []  # (first line, row width) wherever the width changes
+    width = -1
+    recent = flattener._recent
+    for record in records:
+        cells = None
+        if recent:
+            # Inline try of the most recent plan: most records share the previous one's shape.
+            try:
+                cells = recent[0].run(record)
+            except _MISMATCH:
+                pass
+        if cells is None:
+            cells = flattener._cells(record)
+        if len(cells) != width:
+            width = len(cells)
+            runs.append((len(lines), width))
+        writerow(cells)
+    header = flattener.header
+    _pad_short_rows(lines, runs, len(header))
+    csv.writer(out, lineterminator="\r\n").writerow(header)
+    out.writelines(lines)
+    return len(lines)
+
+
+class _LineSink:
+    __slots__ = ("write",)
+
+    def __init__(self, write: Callable[[str], object]):
+        self.write = write
+
+
+def _pad_short_rows(lines: list[str], runs: list[tuple[int, int]], width: int) -> None:
+    # Rows written before a later shape added columns get empty cells appended to their line.
+    ends = [start for start, _ in runs[1:]] + [len(lines)]
+    for (start, row_width), end in zip(runs, ends, strict=True):
+        if row_width == width:
+            continue
+        if row_width == 0:
+            empty = _encode_row(("",) * width)
+            lines[start:end] = [empty] * (end - start)
+            continue
+        pad = "," * (width - row_width) + "\r\n"
+        lines[start:end] = [line[:-2] + pad for line in lines[start:end]]
+
+
+def _encode_row(cells: tuple) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue()
 
 
 def to_csv(records: Iterable[dict]) -> str:

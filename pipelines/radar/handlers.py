@@ -36,7 +36,9 @@ fetch_radar         (CloudflareFetchHandler, one Map iteration)
             "queries": {name: "ok"|"not_found"}}       (never the data; not_found = every query 404)
     env    BUCKET_NAME, RADAR_TOKEN_SECRET_ARN, RADAR_QUERIES, RADAR_API_BASE_URL
            (default https://api.cloudflare.com/client/v4), STAGING_PREFIX (staging/),
-           RADAR_TIMEOUT_SECONDS (20), RADAR_MAX_RETRIES (3), RADAR_MAX_RETRY_AFTER_SECONDS (10)
+           RADAR_TIMEOUT_SECONDS (8), RADAR_MAX_RETRIES (2), RADAR_MAX_RETRY_AFTER_SECONDS (5);
+           worst case ≈ queries × ((retries + 1) × timeout + retries × retry-after) = 102 s with
+           the defaults and three queries: keep the function's timeout above that
     errors UpstreamAuthError, RadarQueryError, InvalidInputError,
            RateLimitedError*, UpstreamUnavailableError*
     writes s3://BUCKET/<STAGING_PREFIX><timestamp>/<orgId>/radar.json
@@ -116,7 +118,7 @@ def _read_registry() -> tuple[bytes, str]:
         url = require_secure_url(url, "PROVIDER_URL")
         token = read_secret(require_env("PROVIDER_TOKEN_SECRET_ARN"))
         timeout = int_env("PROVIDER_TIMEOUT_SECONDS", 10)
-        return fetch_registry(_session(timeout, 3, 10), url, token), "provider"
+        return fetch_registry(_session(timeout, 2, 5), url, token), "provider"
     bucket = Bucket(require_env("BUCKET_NAME"))
     key = optional_env("REGISTRY_KEY", DEFAULT_REGISTRY_KEY)
     try:
@@ -196,9 +198,9 @@ def fetch_radar(event, context):
     bucket = Bucket(require_env("BUCKET_NAME"))
     base_url = require_secure_url(optional_env("RADAR_API_BASE_URL", DEFAULT_BASE_URL), "RADAR_API_BASE_URL")
     session = _session(
-        int_env("RADAR_TIMEOUT_SECONDS", 20),
-        int_env("RADAR_MAX_RETRIES", 3),
-        int_env("RADAR_MAX_RETRY_AFTER_SECONDS", 10),
+        int_env("RADAR_TIMEOUT_SECONDS", 8),
+        int_env("RADAR_MAX_RETRIES", 2),
+        int_env("RADAR_MAX_RETRY_AFTER_SECONDS", 5),
     )
     client = RadarClient(session, base_url, read_secret(require_env("RADAR_TOKEN_SECRET_ARN")))
     results = client.run_all(names, org["connectorParams"])

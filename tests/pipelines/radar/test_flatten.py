@@ -129,6 +129,12 @@ def test_csv_is_rfc4180_crlf_lines_and_quotes_only_where_needed():
     assert text == 'plain,comma,quote,newline\r\nx,"a,b","say ""hi""","l1\nl2"\r\n'
 
 
+def test_rows_written_before_the_header_grew_are_padded_to_its_full_width():
+    assert to_csv([{"a": 1}, {"a": 2, "b": {"c": 3}}]) == "a,b.c\r\n1,\r\n2,3\r\n"
+    assert to_csv([{}, {"a": 1, "b": 2}]) == "a,b\r\n,\r\n1,2\r\n"
+    assert parse_csv(to_csv([{}, {"a": 1}])) == [["a"], [""], ["1"]]
+
+
 def test_one_row_per_record():
     records = [{"i": i} for i in range(5)]
     assert parse_csv(to_csv(records))[1:] == [[str(i)] for i in range(5)]
@@ -161,8 +167,9 @@ def test_a_record_of_another_shape_never_reuses_the_previous_plan(changed):
     base = {"s": "text", "l": [1, 2], "d": {"x": 1}}
     header, (_, row) = Flattener().table([base, {**base, **changed}])
     expected = flatten({**base, **changed})
-    assert {column: render(cell) for column, cell in zip(header, row, strict=True) if column in expected} == expected
-    assert all(cell == "" for column, cell in zip(header, row, strict=True) if column not in expected)
+    cells = dict(zip(header, row, strict=True))
+    assert {column: render(cells[column]) for column in expected} == expected
+    assert all(cell == "" for column, cell in cells.items() if column not in expected)
 
 
 def _random_value(rng: random.Random, depth: int):
