@@ -43,7 +43,7 @@ from infra.sandbox.postgres import FAST_SETTINGS, TemporaryPostgres
 from pipelines.incidents.config import DEFAULT_LOAD_BATCH_SIZE
 from pipelines.incidents.records import INCIDENT_COLUMNS, IncidentRow, ServiceRow, rows_for_batch
 from pipelines.incidents.request import RunRequest
-from pipelines.incidents.store import IncidentStore, JsonTextAsJsonb
+from pipelines.incidents.store import INCIDENT_COPY_TYPES, IncidentStore, JsonTextAsJsonb
 from pipelines.incidents.window import TimeWindow
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -110,19 +110,6 @@ def load_executemany(store: IncidentStore, batches: list[Batch]) -> None:
             cur.executemany(_EXECUTEMANY_UPSERT, batch.rows)
 
 
-_BINARY_TYPES = [
-    {
-        "incident_number": "int8",
-        "created_at": "timestamptz",
-        "updated_at": "timestamptz",
-        "resolved_at": "timestamptz",
-        "assignments": "jsonb",
-        "raw": "jsonb",
-    }.get(c, "text")
-    for c in INCIDENT_COLUMNS
-]
-
-
 def _copy_floor(store: IncidentStore, batches: list[Batch], binary: bool) -> None:
     conn = store.conn
     with conn.transaction():
@@ -134,7 +121,7 @@ def _copy_floor(store: IncidentStore, batches: list[Batch], binary: bool) -> Non
                 cur.adapters.register_dumper(None, JsonTextAsJsonb)
             with cur.copy(statement) as copy:
                 if binary:
-                    copy.set_types(_BINARY_TYPES)
+                    copy.set_types(INCIDENT_COPY_TYPES)
                 for row in batch.rows:
                     copy.write_row(row)
 
