@@ -33,7 +33,8 @@ _COLUMN_TYPES = {
     "raw": "jsonb",
 }
 # Binary COPY types, in INCIDENT_COLUMNS order (the benchmark's floor uses them too). Timestamps
-# and numbers travel without text formatting and parsing, and JSON text travels unescaped (see JsonTextAsJsonb). Measured in benchmarks/incident_load.py.
+# and numbers travel without text formatting and parsing, and JSON text travels unescaped (see
+# JsonTextAsJsonb). Measured in benchmarks/incident_load.py.
 INCIDENT_COPY_TYPES = [_COLUMN_TYPES.get(c, "text") for c in INCIDENT_COLUMNS]
 
 
