@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -28,14 +30,17 @@ def retrying_session(
     status_forcelist: tuple[int, ...] = (500, 502, 503, 504),
     respect_retry_after: bool = True,
     backoff_max: float = 20.0,
+    allowed_methods: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS"}),
+    retry_class: Callable[..., Retry] = Retry,
     timeout=DEFAULT_TIMEOUT,
 ) -> requests.Session:
     """A Session that retries idempotent requests on connection errors and ``status_forcelist``.
 
     After the last retry the final response is returned (``raise_on_status=False``) so the caller
-    maps it to a typed error with the upstream's own message.
+    maps it to a typed error with the upstream's own message. ``retry_class`` lets a client bound
+    the retry policy further (radar gives up on long Retry-After waits).
     """
-    retry = Retry(
+    retry = retry_class(
         total=total,
         connect=total,
         read=total,
@@ -43,7 +48,7 @@ def retrying_session(
         backoff_factor=backoff_factor,
         backoff_max=backoff_max,
         status_forcelist=status_forcelist,
-        allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
+        allowed_methods=allowed_methods,
         respect_retry_after_header=respect_retry_after,
         raise_on_status=False,
     )

@@ -3,15 +3,15 @@ only while the wait is short, and a refusal to send bearer tokens over plain HTT
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from pipelines.common.errors import ConfigurationError
-from pipelines.common.http import TimeoutSession
+from pipelines.common.http import retrying_session
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -24,7 +24,9 @@ class BoundedRetryAfter(Retry):
     waits instead.
     """
 
-    max_retry_after: float = 10.0
+    def __init__(self, *args, max_retry_after: float = 10.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_retry_after = max_retry_after
 
     def new(self, **kw):
         retry = super().new(**kw)
@@ -54,21 +56,14 @@ def api_session(
     After the last retry the final response is returned so the caller can map its status to a
     typed error (429 → RateLimitedError with the upstream's Retry-After).
     """
-    retry = BoundedRetryAfter(
+    return retrying_session(
         total=total,
         backoff_factor=backoff_factor,
-        backoff_max=20.0,
         status_forcelist=(429, 500, 502, 503, 504),
         allowed_methods=frozenset({"GET"}),
-        respect_retry_after_header=True,
-        raise_on_status=False,
+        retry_class=functools.partial(BoundedRetryAfter, max_retry_after=max_retry_after),
+        timeout=timeout,
     )
-    retry.max_retry_after = max_retry_after
-    session = TimeoutSession(timeout=timeout)
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 def require_secure_url(url: str, setting: str) -> str:
