@@ -80,9 +80,7 @@ class Bucket:
                 raise ConfigurationError(
                     f"S3 GetObject s3://{self.name}/{key} refused: the object is missing or not readable"
                 ) from None
-            raise UpstreamUnavailableError(
-                f"S3 GetObject s3://{self.name}/{key} failed ({_code(exc)})"
-            ) from None
+            raise UpstreamUnavailableError(f"S3 GetObject s3://{self.name}/{key} failed ({_code(exc)})") from None
         except BotoCoreError as exc:
             raise UpstreamUnavailableError(
                 f"S3 GetObject s3://{self.name}/{key} failed: {type(exc).__name__}"

@@ -30,9 +30,7 @@ def _errors(body: object) -> str:
     errors = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(errors, list) or not errors:
         return "no error details"
-    return "; ".join(
-        f"{e.get('code', '?')}: {e.get('message', '')}" if isinstance(e, dict) else str(e) for e in errors
-    )
+    return "; ".join(f"{e.get('code', '?')}: {e.get('message', '')}" if isinstance(e, dict) else str(e) for e in errors)
 
 
 class RadarClient:
@@ -60,26 +58,18 @@ class RadarClient:
         if status in (401, 403):
             raise UpstreamAuthError(f"{what} refused the API token ({status}: {_errors(body)})")
         if status == 404:
-            return QueryResult(
-                NOT_FOUND, body if isinstance(body, dict) else {"success": False, "errors": []}
-            )
+            return QueryResult(NOT_FOUND, body if isinstance(body, dict) else {"success": False, "errors": []})
         if status == 429:
             wait = retry_after_seconds(response)
-            raise RateLimitedError(
-                f"{what} is rate limited (retry after {wait}s): {_errors(body)}", retry_after=wait
-            )
+            raise RateLimitedError(f"{what} is rate limited (retry after {wait}s): {_errors(body)}", retry_after=wait)
         if status == 408 or status >= 500 or status < 200 or 300 <= status < 400:
             raise UpstreamUnavailableError(f"{what} answered {status}: {_errors(body)}")
         if status >= 400:  # 400 validation, 422 query too costly: the same query fails again
             raise RadarQueryError(f"{what} was rejected ({status}): {_errors(body)}")
         if not isinstance(body, dict) or body.get("success") is not True or "result" not in body:
-            raise UpstreamUnavailableError(
-                f"{what} answered {status} without a successful envelope: {_errors(body)}"
-            )
+            raise UpstreamUnavailableError(f"{what} answered {status} without a successful envelope: {_errors(body)}")
         return QueryResult(OK, body)
 
-    def run_all(
-        self, query_names: tuple[str, ...], connector_params: Mapping[str, str]
-    ) -> dict[str, QueryResult]:
+    def run_all(self, query_names: tuple[str, ...], connector_params: Mapping[str, str]) -> dict[str, QueryResult]:
         """Every configured query for one organization, in configuration order."""
         return {name: self.run(name, connector_params) for name in query_names}

@@ -70,9 +70,7 @@ def _unb64(envelope: dict, name: str, where: str) -> bytes:
         raise DataIntegrityError(f"{where}.{name} is not valid base64; the payload was altered") from None
 
 
-def open_envelope(
-    envelope: object, context: Mapping[str, str], keys: DataKeys, where: str = "registry"
-) -> bytes:
+def open_envelope(envelope: object, context: Mapping[str, str], keys: DataKeys, where: str = "registry") -> bytes:
     """The plaintext of ``envelope`` if it was sealed under ``context`` and is unaltered.
 
     A missing field is an InvalidInputError naming it; anything that fails authentication,
@@ -96,13 +94,9 @@ def open_envelope(
     nonce = _unb64(envelope, "nonce", where)
     ciphertext = _unb64(envelope, "ciphertext", where)
     if len(nonce) != 12:
-        raise DataIntegrityError(
-            f"{where}.nonce has {len(nonce)} bytes, expected 12; the payload was altered"
-        )
+        raise DataIntegrityError(f"{where}.nonce has {len(nonce)} bytes, expected 12; the payload was altered")
     data_key = keys.decrypt_data_key(encrypted_key, context)
     try:
         return AESGCM(data_key).decrypt(nonce, ciphertext, _aad(context))
     except (InvalidTag, ValueError):
-        raise DataIntegrityError(
-            f"{where} failed authentication: it was altered or sealed under another key"
-        ) from None
+        raise DataIntegrityError(f"{where} failed authentication: it was altered or sealed under another key") from None

@@ -50,9 +50,7 @@ def data_document(staged: object, org_id: str, timestamp: str) -> dict:
         if staged.get(name) != expected:
             raise InvalidInputError(f"staged.{name}", f"is {staged.get(name)!r}, expected {expected!r}")
     queries = staged.get("queries")
-    if not isinstance(queries, dict) or not all(
-        isinstance(q, dict) and "response" in q for q in queries.values()
-    ):
+    if not isinstance(queries, dict) or not all(isinstance(q, dict) and "response" in q for q in queries.values()):
         raise InvalidInputError("staged.queries", "must map each query name to {status, response}")
     return {
         "orgId": org_id,

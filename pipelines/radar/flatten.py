@@ -65,9 +65,7 @@ def flatten(record: dict) -> dict[str, str]:
                 out[path] = "{}" if type(value) is dict else "[]"
                 continue
             items = value.items() if type(value) is dict else enumerate(value)
-            children = [
-                ((f"{path}.{escape_key(str(k))}" if path else escape_key(str(k))), v) for k, v in items
-            ]
+            children = [((f"{path}.{escape_key(str(k))}" if path else escape_key(str(k))), v) for k, v in items]
             stack.extend(reversed(children))
         else:
             out[path] = render(value)

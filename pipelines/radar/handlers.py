@@ -138,9 +138,7 @@ def provider_endpoint(event, context):
     sealed = envelope.seal(raw, _context(execution_id), keys)
     size = len(json.dumps(sealed))
     if size > MAX_ENVELOPE_BYTES:
-        raise RegistryTooLargeError(
-            f"the sealed registry is {size} bytes; Step Functions payloads stop at 256 KB"
-        )
+        raise RegistryTooLargeError(f"the sealed registry is {size} bytes; Step Functions payloads stop at 256 KB")
     logger.info("registry read and sealed", extra={"source": source, "bytes": len(raw)})
     return {"execution": execution_id, "timestamp": timestamp, "source": source, "envelope": sealed}
 
@@ -173,9 +171,7 @@ def extract_orgs(event, context):
         logger.warning("registry records rejected", extra={"rejected": selection.rejected})
     if not selection.organizations:
         report = selection.report() or "the list is empty"
-        raise NoValidOrganizationsError(
-            f"no valid active organization among {len(records)} records: {report}"
-        )
+        raise NoValidOrganizationsError(f"no valid active organization among {len(records)} records: {report}")
     return {
         "timestamp": timestamp,
         "orgs": selection.organizations,

@@ -27,9 +27,7 @@ def registry_organizations(registry: object) -> list:
         raise InvalidInputError("registry.organizations", "is missing")
     organizations = registry["organizations"]
     if not isinstance(organizations, list):
-        raise InvalidInputError(
-            "registry.organizations", f"must be a list, got {type(organizations).__name__}"
-        )
+        raise InvalidInputError("registry.organizations", f"must be a list, got {type(organizations).__name__}")
     return organizations
 
 

@@ -19,9 +19,7 @@ def fetch_registry(session: requests.Session, url: str, token: str) -> bytes:
     Bodies are never quoted in errors: the registry is confidential even when malformed.
     """
     try:
-        response = session.get(
-            url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        )
+        response = session.get(url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
     except requests.RequestException as exc:
         raise UpstreamUnavailableError(f"registry provider unreachable: {type(exc).__name__}") from None
     status = response.status_code

@@ -38,9 +38,7 @@ class BoundedRetryAfter(Retry):
             wait = self.get_retry_after(response)
             if wait is not None and wait > self.max_retry_after:
                 # Caught by urllib3 (raise_on_status=False), which then returns this response.
-                raise MaxRetryError(
-                    _pool, url, ResponseError(f"Retry-After {wait}s is too long to wait here")
-                )
+                raise MaxRetryError(_pool, url, ResponseError(f"Retry-After {wait}s is too long to wait here"))
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 

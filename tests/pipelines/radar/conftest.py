@@ -88,16 +88,12 @@ def _moto():
     reset_secret_cache()
     try:
         with mock_aws():
-            client("s3").create_bucket(
-                Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
-            )
+            client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
             secrets = client("secretsmanager")
             yield SimpleNamespace(
                 key_id=client("kms").create_key(Description="radar test key")["KeyMetadata"]["Arn"],
                 radar_secret=secrets.create_secret(Name="radar/cloudflare", SecretString=RADAR_TOKEN)["ARN"],
-                provider_secret=secrets.create_secret(Name="radar/provider", SecretString=PROVIDER_TOKEN)[
-                    "ARN"
-                ],
+                provider_secret=secrets.create_secret(Name="radar/provider", SecretString=PROVIDER_TOKEN)["ARN"],
             )
     finally:
         patch.undo()
@@ -136,9 +132,7 @@ def env(aws, radar, monkeypatch):
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("PROVIDER_URL", raising=False)
-    client("s3").put_object(
-        Bucket=BUCKET, Key="config/orgs.json", Body=json.dumps(sample_registry()).encode()
-    )
+    client("s3").put_object(Bucket=BUCKET, Key="config/orgs.json", Body=json.dumps(sample_registry()).encode())
     return SimpleNamespace(values=values, aws=aws, radar=radar)
 
 

@@ -39,16 +39,12 @@ def test_keys_depend_only_on_org_and_timestamp():
 
 
 def test_an_org_is_not_found_only_when_every_query_is():
-    assert (
-        org_status({"a": QueryResult(NOT_FOUND, MISSING), "b": QueryResult(NOT_FOUND, MISSING)}) == NOT_FOUND
-    )
+    assert org_status({"a": QueryResult(NOT_FOUND, MISSING), "b": QueryResult(NOT_FOUND, MISSING)}) == NOT_FOUND
     assert org_status({"a": QueryResult(NOT_FOUND, MISSING), "b": QueryResult(OK, RANKING)}) == OK
 
 
 def test_data_document_carries_org_params_and_every_response_by_query_name():
-    staged = staged_document(
-        ORG, TS, {"ranking": QueryResult(OK, RANKING), "asn": QueryResult(NOT_FOUND, MISSING)}
-    )
+    staged = staged_document(ORG, TS, {"ranking": QueryResult(OK, RANKING), "asn": QueryResult(NOT_FOUND, MISSING)})
     document = data_document(json.loads(json.dumps(staged)), "org-1", TS)
     assert document == {
         "orgId": "org-1",

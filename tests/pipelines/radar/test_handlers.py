@@ -105,9 +105,7 @@ def test_provider_endpoint_rejects_a_malformed_event_naming_the_field(env, lambd
 # -- decrypt_registry --------------------------------------------------------------------------
 
 
-def test_decrypt_registry_opens_the_envelope_and_keeps_only_org_schema_fields(
-    env, lambda_context, monkeypatch
-):
+def test_decrypt_registry_opens_the_envelope_and_keeps_only_org_schema_fields(env, lambda_context, monkeypatch):
     from pipelines.common.aws import client
 
     registry = {
@@ -296,9 +294,7 @@ def test_fetch_radar_rejects_a_malformed_org_naming_the_field(env, lambda_contex
     assert env.radar.requests == []
 
 
-def test_prepare_files_writes_data_json_and_csv_at_deterministic_keys_and_a_rerun_overwrites(
-    env, lambda_context
-):
+def test_prepare_files_writes_data_json_and_csv_at_deterministic_keys_and_a_rerun_overwrites(env, lambda_context):
     fetched = handlers.fetch_radar(load_event("fetch_radar"), lambda_context)
     event = {**load_event("prepare_files"), "fetched": fetched}
     result = handlers.prepare_files(event, lambda_context)
@@ -346,9 +342,7 @@ def test_prepare_files_refuses_a_staging_key_of_another_org(env, lambda_context)
 
 
 def test_prepare_files_refuses_when_nothing_was_staged(env, lambda_context):
-    with pytest.raises(
-        InvalidInputError, match="nothing is staged at staging/2026-11-22T06:00:00Z/org-cloudflare"
-    ):
+    with pytest.raises(InvalidInputError, match="nothing is staged at staging/2026-11-22T06:00:00Z/org-cloudflare"):
         handlers.prepare_files(load_event("prepare_files"), lambda_context)
 
 
@@ -357,10 +351,7 @@ def test_prepare_files_refuses_when_nothing_was_staged(env, lambda_context):
     [({"org": None}, "org.orgId"), ({"fetched": "key"}, "fetched"), ({"timestamp": None}, "timestamp")],
 )
 def test_prepare_files_rejects_a_malformed_event_naming_the_field(env, lambda_context, change, field):
-    assert (
-        invalid_field(handlers.prepare_files, {**load_event("prepare_files"), **change}, lambda_context)
-        == field
-    )
+    assert invalid_field(handlers.prepare_files, {**load_event("prepare_files"), **change}, lambda_context) == field
 
 
 # -- summarize and the whole chain -------------------------------------------------------------
@@ -372,10 +363,7 @@ def test_summarize_raises_naming_the_failed_org_from_the_sample_event(lambda_con
 
 
 def test_summarize_rejects_results_that_are_not_a_list(lambda_context):
-    assert (
-        invalid_field(handlers.summarize, {"timestamp": TS, "results": "all good"}, lambda_context)
-        == "results"
-    )
+    assert invalid_field(handlers.summarize, {"timestamp": TS, "results": "all good"}, lambda_context) == "results"
 
 
 def test_the_handlers_chain_from_registry_to_files_and_summary(env, lambda_context):
@@ -389,9 +377,7 @@ def test_the_handlers_chain_from_registry_to_files_and_summary(env, lambda_conte
         {"execution": start["execution"], "timestamp": sealed["timestamp"], "envelope": sealed["envelope"]},
         lambda_context,
     )
-    orgs = handlers.extract_orgs(
-        {"registry": opened["registry"], "timestamp": opened["timestamp"]}, lambda_context
-    )
+    orgs = handlers.extract_orgs({"registry": opened["registry"], "timestamp": opened["timestamp"]}, lambda_context)
     results = []
     for org in orgs["orgs"]:
         item = {"org": org, "timestamp": orgs["timestamp"]}
