@@ -4,10 +4,14 @@ with Sandbox() as sandbox:
     sandbox.deploy()
     response = sandbox.call_route("greeting", {"message": "hi"})
     result = sandbox.wait(response.json()["executionArn"])
+
+Each declared RDS instance is a real PostgreSQL server (``sandbox.databases[identifier]``, a
+``TemporaryPostgres`` a test may ``stop()`` and ``start()``), all stopped on exit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import time
@@ -24,6 +28,7 @@ from moto import mock_aws
 
 from infra.components.triggers import SCHEDULED_TIME_PLACEHOLDER
 from infra.sandbox import lambda_runner
+from infra.sandbox.databases import DatabaseFleet
 from infra.sandbox.http_api import HttpApiServer
 from infra.sandbox.mocks import REGION, EmulatorMocks
 from infra.sandbox.program import ProgramRun, load_stack_file, run_program
@@ -32,6 +37,7 @@ from pipelines.common.aws import reset_clients
 from pipelines.common.secrets import reset_secret_cache
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+SSLROOTCERT_ENV = "DB_SSLROOTCERT"
 
 
 @dataclass
@@ -70,6 +76,7 @@ class Sandbox:
         self.mocks: EmulatorMocks | None = None
         self.program: ProgramRun | None = None
         self.http: HttpApiServer | None = None
+        self.databases: DatabaseFleet | None = None  # the servers behind the RDS instances, from deploy()
         self._mock = None
         self.services: dict = {}
 
@@ -84,16 +91,27 @@ class Sandbox:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.http:
-            self.http.stop()
-        self._mock.stop()
-        reset_clients()
-        reset_secret_cache()
+        # Callbacks run last-in first-out, each one even when an earlier one raised.
+        with contextlib.ExitStack() as cleanup:
+            cleanup.callback(reset_secret_cache)
+            cleanup.callback(reset_clients)
+            cleanup.callback(self._mock.stop)
+            cleanup.callback(lambda_runner.RUNTIME_ENVIRONMENT.pop, SSLROOTCERT_ENV, None)
+            if self.databases is not None:
+                cleanup.callback(self.databases.close)
+            if self.http is not None:
+                cleanup.callback(self.http.stop)
 
     def deploy(self) -> ProgramRun:
         """Run the program into the emulator and start serving its HTTP APIs."""
-        self.mocks = EmulatorMocks(TRANSLATORS, region=self.region)
+        if self.databases is None:
+            self.databases = DatabaseFleet()
+        self.mocks = EmulatorMocks(TRANSLATORS, region=self.region, databases=self.databases)
         self.program = run_program(self.mocks, self.config, stack=self.stack)
+        ca_bundle = self.databases.ca_bundle_path()
+        if ca_bundle:
+            # Functions trust the sandbox's servers as deployed ones trust RDS (see lambda_runner).
+            lambda_runner.RUNTIME_ENVIRONMENT[SSLROOTCERT_ENV] = ca_bundle
         credentials = boto3.Session().get_credentials().get_frozen_credentials()
         self.http = HttpApiServer(self.region, credentials).start()
         return self.program

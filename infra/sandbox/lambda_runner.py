@@ -23,6 +23,13 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+# Settings of the emulated Lambda runtime itself, under every function's own variables (a
+# function's environment wins). The sandbox puts DB_SSLROOTCERT here: a deployed function
+# verifies RDS with the Amazon RDS CA bundle it ships, but no RDS CA can sign the certificate
+# of a PostgreSQL server on loopback, so in the sandbox the functions trust the CAs of the
+# sandbox's own servers instead (``DatabaseFleet.ca_bundle_path()``).
+RUNTIME_ENVIRONMENT: dict[str, str] = {}
+
 # os.environ is process-wide; one invocation at a time keeps each handler's settings its own.
 # (Map iterations run in threads in moto, so concurrent invocations are serialized here.)
 _INVOKE_LOCK = threading.RLock()
@@ -86,6 +93,7 @@ def invoke_in_process(fn: LambdaFunction, event: Any = None) -> tuple[str, bool,
         started=time.monotonic(),
     )
     environment = {
+        **RUNTIME_ENVIRONMENT,
         **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
         "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),

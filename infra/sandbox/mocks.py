@@ -11,9 +11,13 @@ import hashlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import boto3
 import pulumi
+
+if TYPE_CHECKING:
+    from infra.sandbox.databases import DatabaseFleet
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-west-2"
@@ -84,8 +88,112 @@ def synthetic_outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[s
     if typ == "aws:s3/bucket:Bucket":
         bucket = given if isinstance(given, str) else physical_name(name, 63, lower=True)
         return bucket, {"arn": f"arn:aws:s3:::{bucket}", "bucket": bucket, "id": bucket}
+    if typ in _NETWORK_IDS:
+        return _network_outputs(typ, name, inputs)
+    if typ in ("aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup"):
+        rds_name = given if isinstance(given, str) else physical_name(name, 255, lower=True)
+        kind = "subgrp" if typ.endswith("SubnetGroup") else "pg"
+        return rds_name, {"id": rds_name, "arn": _arn("rds", f"{kind}:{rds_name}"), "name": rds_name}
+    if typ == "aws:rds/instance:Instance":
+        return _rds_instance_outputs(name, inputs)
     ident = hashlib.sha1(f"{typ}/{name}".encode()).hexdigest()[:12]
     return ident, {"arn": _arn(module, f"{name}/{ident}"), "name": resource_name}
+
+
+# Pulumi type → (id prefix, ARN resource kind or None) of the EC2/VPC resources.
+_NETWORK_IDS = {
+    "aws:ec2/vpc:Vpc": ("vpc", "vpc"),
+    "aws:ec2/subnet:Subnet": ("subnet", "subnet"),
+    "aws:ec2/internetGateway:InternetGateway": ("igw", "internet-gateway"),
+    "aws:ec2/eip:Eip": ("eipalloc", "elastic-ip"),
+    "aws:ec2/natGateway:NatGateway": ("nat", None),
+    "aws:ec2/routeTable:RouteTable": ("rtb", "route-table"),
+    "aws:ec2/route:Route": ("r", None),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": ("rtbassoc", None),
+    "aws:ec2/securityGroup:SecurityGroup": ("sg", "security-group"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("sgr", "security-group-rule"),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("sgr", "security-group-rule"),
+}
+
+
+def _hex(*parts: str, length: int = 17) -> str:
+    return hashlib.sha1("/".join(parts).encode()).hexdigest()[:length]
+
+
+def _uuid(*parts: str) -> str:
+    digest = _hex(*parts, length=32)
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
+
+
+def _network_outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    prefix, kind = _NETWORK_IDS[typ]
+    ident = f"{prefix}-{_hex(typ, name)}"
+    outputs: dict[str, Any] = {"id": ident}
+    if kind:
+        outputs["arn"] = _arn("ec2", f"{kind}/{ident}")
+    if typ == "aws:ec2/vpc:Vpc":
+        outputs.update(
+            cidrBlock=inputs.get("cidrBlock", ""),
+            defaultSecurityGroupId=f"sg-{_hex(typ, name, 'default-sg')}",
+            mainRouteTableId=f"rtb-{_hex(typ, name, 'main-rtb')}",
+        )
+    elif typ == "aws:ec2/subnet:Subnet":
+        outputs.update(
+            availabilityZone=inputs.get("availabilityZone", f"{REGION}a"),
+            vpcId=inputs.get("vpcId", ""),
+            cidrBlock=inputs.get("cidrBlock", ""),
+        )
+    elif typ == "aws:ec2/securityGroup:SecurityGroup":
+        given = inputs.get("name")
+        outputs["name"] = given if isinstance(given, str) else physical_name(name, 255)
+        outputs["vpcId"] = inputs.get("vpcId", "")
+    elif typ == "aws:ec2/eip:Eip":
+        outputs.update(allocationId=ident, publicIp=f"198.51.100.{int(_hex(name, length=2), 16) % 250 + 1}")
+    elif kind == "security-group-rule":
+        outputs.update(securityGroupRuleId=ident)
+    return ident, outputs
+
+
+def _rds_instance_outputs(name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    given = inputs.get("identifier")
+    identifier = given if isinstance(given, str) and given else physical_name(name, 63, lower=True)
+    address = f"{identifier}.abcdefghijkl.{REGION}.rds.amazonaws.com"
+    secret_arn = _arn("secretsmanager", f"secret:rds!db-{_uuid('rds-secret', name)}-AbCdEf")
+    return identifier, {
+        "id": identifier,
+        "identifier": identifier,
+        "arn": _arn("rds", f"db:{identifier}"),
+        "address": address,
+        "port": 5432,
+        "endpoint": f"{address}:5432",
+        "dbName": inputs.get("dbName", ""),
+        "username": inputs.get("username", ""),
+        "resourceId": f"db-{_hex('rds', name, length=26).upper()}",
+        "engineVersionActual": str(inputs.get("engineVersion", "")),
+        "masterUserSecrets": [
+            {
+                "kmsKeyId": _arn("kms", f"key/{_uuid('rds-secret-key', name)}"),
+                "secretArn": secret_arn,
+                "secretStatus": "active",
+            }
+        ],
+    }
+
+
+AVAILABILITY_ZONES = "aws:index/getAvailabilityZones:getAvailabilityZones"
+
+
+def _zones_result(region: str, zones: list[tuple[str, str]], args: Mapping[str, Any]) -> dict[str, Any]:
+    """The getAvailabilityZones answer for (name, zone id) pairs, honouring its exclude arguments."""
+    excluded = set(args.get("excludeNames") or []) | set(args.get("excludeZoneIds") or [])
+    kept = [(name, zone_id) for name, zone_id in zones if name not in excluded and zone_id not in excluded]
+    return {
+        "id": region,
+        "names": [name for name, _ in kept],
+        "zoneIds": [zone_id for _, zone_id in kept],
+        "groupNames": [region],
+        "state": args.get("state"),
+    }
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -118,11 +226,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"name": self.region, "region": self.region, "id": self.region}
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
+        if args.token == AVAILABILITY_ZONES:
+            return self.availability_zones(dict(args.args or {}))
         raise UnsupportedResourceType(f"the sandbox cannot answer the invoke {args.token}")
 
     def of_type(self, typ: str) -> list[DeclaredResource]:
         """Declared custom resources of one Pulumi type."""
         return [r for r in self.resources if r.typ == typ]
+
+    def availability_zones(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """``getAvailabilityZones``: three synthetic zones of the region (``<region>a`` … ``c``)."""
+        parts = self.region.split("-")
+        short = parts[0] + "".join(p[0] for p in parts[1:-1]) + parts[-1]  # us-west-2 → usw2
+        zones = [(f"{self.region}{letter}", f"{short}-az{n}") for n, letter in enumerate("abc", 1)]
+        return _zones_result(self.region, zones, args)
 
 
 Translator = Callable[["EmulatorMocks", DeclaredResource], tuple[str, dict[str, Any]]]
@@ -131,10 +248,20 @@ Translator = Callable[["EmulatorMocks", DeclaredResource], tuple[str, dict[str, 
 class EmulatorMocks(RecordingMocks):
     """Creates every declared resource in moto; an untranslatable type is an error naming it."""
 
-    def __init__(self, translators: Mapping[str, Translator], region: str = REGION):
+    def __init__(
+        self, translators: Mapping[str, Translator], region: str = REGION, databases: DatabaseFleet | None = None
+    ):
         super().__init__(region)
         self.translators = translators
+        self.databases = databases  # the PostgreSQL servers behind declared RDS instances
         self.errors: list[str] = []
+
+    def availability_zones(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """``getAvailabilityZones`` answered from moto's ``DescribeAvailabilityZones``."""
+        filters = [{"Name": "state", "Values": [args["state"]]}] if args.get("state") else []
+        described = boto3.client("ec2", region_name=self.region).describe_availability_zones(Filters=filters)
+        zones = [(z["ZoneName"], z["ZoneId"]) for z in described["AvailabilityZones"]]
+        return _zones_result(self.region, zones, args)
 
     def create(self, resource: DeclaredResource) -> tuple[str, dict[str, Any]]:
         translate = self.translators.get(resource.typ)

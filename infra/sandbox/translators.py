@@ -3,6 +3,7 @@
 Each translator receives the resource's camelCase inputs and returns ``(id, outputs)`` with the
 identifiers moto assigned. Types not listed in ``TRANSLATORS`` make the sandbox fail, naming
 the type: a resource silently skipped would make the sandbox lie about what was deployed.
+The VPC and RDS types live in ``network_translators`` and ``database_translators``.
 """
 
 from __future__ import annotations
@@ -12,22 +13,10 @@ import json
 import zipfile
 from typing import Any
 
-import boto3
-
-from infra.sandbox.mocks import DeclaredResource, EmulatorMocks, physical_name, unwrap_secret
-
-
-def _client(mocks: EmulatorMocks, service: str):
-    return boto3.client(service, region_name=mocks.region)
-
-
-def _name(resource: DeclaredResource, max_length: int = 64, lower: bool = False) -> str:
-    given = resource.inputs.get("name")
-    return given if isinstance(given, str) and given else physical_name(resource.name, max_length, lower)
-
-
-def _tags_list(tags: dict | None, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
-    return [{key: k, value: v} for k, v in (tags or {}).items()]
+from infra.sandbox.database_translators import DATABASE_TRANSLATORS
+from infra.sandbox.mocks import physical_name, unwrap_secret
+from infra.sandbox.network_translators import NETWORK_TRANSLATORS
+from infra.sandbox.translator_support import _account, _client, _name, _tags_list
 
 
 def _archive_zip(archive: Any) -> bytes:
@@ -74,10 +63,6 @@ def log_group(mocks, r):
         logs.put_retention_policy(logGroupName=name, retentionInDays=int(r.inputs["retentionInDays"]))
     arn = f"arn:aws:logs:{mocks.region}:{_account(mocks)}:log-group:{name}"
     return name, {"arn": arn, "name": name}
-
-
-def _account(mocks) -> str:
-    return _client(mocks, "sts").get_caller_identity()["Account"]
 
 
 # --- Lambda ----------------------------------------------------------------------------------
@@ -467,4 +452,6 @@ TRANSLATORS = {
     "aws:kms/key:Key": kms_key,
     "aws:kms/alias:Alias": kms_alias,
     "aws:secretsmanager/secret:Secret": secret,
+    **NETWORK_TRANSLATORS,
+    **DATABASE_TRANSLATORS,
 }
