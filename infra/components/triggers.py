@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components import grants as g
+from infra.config import ConfigError, Section
 
 # The execution input a schedule sends: EventBridge Scheduler substitutes the context
 # attribute with the invocation's scheduled time, so a retried delivery carries the same time.
@@ -80,6 +81,34 @@ class JwtAuthorization:
 
     issuer: str
     audience: list[str]
+
+
+API_ACCESS_KEYS = ("jwtIssuer", "jwtAudience", "throttleBurst", "throttleRate")
+
+
+@dataclass(frozen=True)
+class ApiAccess:
+    """Who may call a pipeline's HTTP API (AWS_IAM unless a JWT issuer is configured) and how often."""
+
+    jwt: JwtAuthorization | None = None
+    throttling_burst_limit: int = 20
+    throttling_rate_limit: int = 10
+
+    @classmethod
+    def from_section(cls, section: Section) -> ApiAccess:
+        """Read ``jwtIssuer``/``jwtAudience`` (both or neither) and ``throttleBurst``/``throttleRate``."""
+        issuer = section.string("jwtIssuer")
+        audience = section.string_list("jwtAudience")
+        if bool(issuer) != bool(audience):
+            missing = "jwtAudience" if issuer else "jwtIssuer"
+            raise ConfigError(f"{section.key(missing)}: required with {'jwtIssuer' if issuer else 'jwtAudience'}")
+        if issuer is not None and not issuer.startswith("https://"):
+            raise ConfigError(f"{section.key('jwtIssuer')}: {issuer!r} is not allowed; allowed: an https URL")
+        return cls(
+            jwt=JwtAuthorization(issuer, list(audience)) if issuer else None,
+            throttling_burst_limit=section.integer("throttleBurst", 20, 1, 5000),
+            throttling_rate_limit=section.integer("throttleRate", 10, 1, 10000),
+        )
 
 
 @dataclass

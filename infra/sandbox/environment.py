@@ -30,9 +30,9 @@ class PipelineServices(Protocol):
 
 
 def _services() -> dict[str, type]:
-    from infra.sandbox.services import RadarServices
+    from infra.sandbox.services import IncidentsServices, RadarServices
 
-    return {"radar": RadarServices}
+    return {"radar": RadarServices, "incidents": IncidentsServices}
 
 
 def merge_config(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

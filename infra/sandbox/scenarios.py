@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from infra.sandbox.core import ExecutionResult, Sandbox
+from infra.sandbox.postgres import TemporaryPostgres
 
 
 @dataclass
@@ -49,7 +50,31 @@ def data_keys(sandbox: Sandbox, bucket: str) -> list[str]:
     return sorted(o["Key"] for o in listed if o["Key"].endswith(("/data.json", "/data.csv")))
 
 
+def incidents(sandbox: Sandbox) -> ScenarioResult:
+    """POST /invoke (SigV4-signed) for the last 24 hours → incidents in PostgreSQL and the report."""
+    response = sandbox.call_route("incidents", {})
+    response.raise_for_status()
+    execution = sandbox.wait(response.json()["executionArn"], timeout_s=300)
+    output = execution.output or {}
+    with incidents_database(sandbox).connect() as conn:
+        stored = conn.execute("SELECT count(*) FROM incidents").fetchone()[0]
+    rules = output.get("rules", [])
+    passed = sum(1 for rule in rules if rule["passed"])
+    landed = (
+        f"{output.get('loaded_count', 0)} of {output.get('expected_count', '?')} incidents loaded "
+        f"({stored} rows in incidents), {passed}/{len(rules)} validation rules passed"
+    )
+    return ScenarioResult("incidents", execution, landed)
+
+
+def incidents_database(sandbox: Sandbox) -> TemporaryPostgres:
+    """The PostgreSQL server standing in for the incidents pipeline's RDS instance."""
+    (instance,) = [r for r in sandbox.program.of_type("aws:rds/instance:Instance") if r.name.startswith("incidents-")]
+    return sandbox.databases[instance.id]
+
+
 SCENARIOS: dict[str, Callable[[Sandbox], ScenarioResult]] = {
     "greeting": greeting,
     "radar": radar,
+    "incidents": incidents,
 }

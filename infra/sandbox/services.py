@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infra.sandbox.core import Sandbox
+from infra.sandbox.fakes.pagerduty import PagerDutyFake, generate_incidents
 from infra.sandbox.fakes.radar import RadarFake
 
 
@@ -24,6 +26,34 @@ class RadarServices:
         # What an operator does after `pulumi up`: put the token into the secret, by ARN.
         sandbox.client("secretsmanager").put_secret_value(
             SecretId=sandbox.outputs("radar")["tokenSecretArn"], SecretString=self.fake.token
+        )
+
+    def stop(self) -> None:
+        self.fake.stop()
+
+
+class IncidentsServices:
+    """The PagerDuty fake, holding a day of incidents, with a generated token stored in the pipeline's secret.
+
+    The database needs no service here: the RDS instance itself maps to a PostgreSQL server
+    started for the run (``infra/sandbox/databases.py``).
+    """
+
+    SAMPLE_INCIDENTS = 240
+
+    def __init__(self):
+        self.fake = PagerDutyFake(token=secrets.token_urlsafe(32))
+
+    def start(self) -> Mapping[str, Any]:
+        # Spread over the last day, so the default window (the last 24 hours) finds them all.
+        until = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+        self.fake.add_incidents(generate_incidents(self.SAMPLE_INCIDENTS, until - timedelta(hours=23), until))
+        self.fake.start()
+        return {"stepworks:incidents": {"apiBaseUrl": self.fake.url}}
+
+    def after_deploy(self, sandbox: Sandbox) -> None:
+        sandbox.client("secretsmanager").put_secret_value(
+            SecretId=sandbox.outputs("incidents")["tokenSecretArn"], SecretString=self.fake.token
         )
 
     def stop(self) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from infra.workflows import greeting, radar
+from infra.workflows import greeting, incidents, radar
 
 # Pipeline name → module exposing ``build(stack, runtime) -> dict of outputs``.
 WORKFLOWS = {
     greeting.PIPELINE: greeting,
     radar.PIPELINE: radar,
+    incidents.PIPELINE: incidents,
 }

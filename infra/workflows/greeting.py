@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from infra import asl
 from infra.components import grants as g
 from infra.components.pipeline import FunctionRuntime, FunctionSpec, StepFunctionPipeline, StepFunctionPipelineArgs
-from infra.components.triggers import HttpApiStart, HttpApiStartArgs, JwtAuthorization
+from infra.components.triggers import API_ACCESS_KEYS, ApiAccess, HttpApiStart, HttpApiStartArgs
 from infra.config import Section, StackConfig
 
 PIPELINE = "greeting"
@@ -25,22 +25,16 @@ class GreetingSettings:
 
     memory_mb: int = 128
     timeout_s: int = 30
-    jwt: JwtAuthorization | None = None
-    throttling_burst_limit: int = 20
-    throttling_rate_limit: int = 10
+    access: ApiAccess = field(default_factory=ApiAccess)
 
     @classmethod
     def from_section(cls, section: Section) -> GreetingSettings:
         """Validate the section (unknown keys are errors)."""
-        section.reject_unknown(["memory", "timeout", "jwtIssuer", "jwtAudience", "throttleBurst", "throttleRate"])
-        issuer = section.string("jwtIssuer")
-        audience = section.string_list("jwtAudience")
+        section.reject_unknown(["memory", "timeout", *API_ACCESS_KEYS])
         return cls(
             memory_mb=section.memory_mb(default=128),
             timeout_s=section.timeout_s(default=30),
-            jwt=JwtAuthorization(issuer, list(audience)) if issuer else None,
-            throttling_burst_limit=section.integer("throttleBurst", 20, 1, 5000),
-            throttling_rate_limit=section.integer("throttleRate", 10, 1, 10000),
+            access=ApiAccess.from_section(section),
         )
 
 
@@ -137,9 +131,9 @@ class GreetingPipeline(pulumi.ComponentResource):
             HttpApiStartArgs(
                 state_machine_arn=self.pipeline.arn,
                 route_key=ROUTE_KEY,
-                jwt=settings.jwt,
-                throttling_burst_limit=settings.throttling_burst_limit,
-                throttling_rate_limit=settings.throttling_rate_limit,
+                jwt=settings.access.jwt,
+                throttling_burst_limit=settings.access.throttling_burst_limit,
+                throttling_rate_limit=settings.access.throttling_rate_limit,
                 log_retention_days=runtime.log_retention_days,
                 tags=tags,
             ),
