@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+from cryptography import x509
 
 import pipelines.incidents.errors  # noqa: F401 - registers the pipeline's retryable errors for asl
 from infra import asl
 from infra.components import grants as g
-from infra.components.database import DatabaseSettings, PostgresDatabase, PostgresDatabaseArgs
+from infra.components.database import CA_CERT_IDENTIFIER, DatabaseSettings, PostgresDatabase, PostgresDatabaseArgs
 from infra.components.function import VpcPlacement
 from infra.components.network import (
     Network,
@@ -30,6 +32,7 @@ from infra.components.network import (
 from infra.components.pipeline import FunctionRuntime, FunctionSpec, StepFunctionPipeline, StepFunctionPipelineArgs
 from infra.components.triggers import API_ACCESS_KEYS, ApiAccess, HttpApiStart, HttpApiStartArgs
 from infra.config import ConfigError, Section, StackConfig
+from pipelines.incidents.config import BUNDLED_RDS_CA
 
 PIPELINE = "incidents"
 ROUTE_KEY = "POST /invoke"
@@ -249,7 +252,19 @@ class IncidentsPipeline(pulumi.ComponentResource):
         self.register_outputs(self.outputs)
 
 
+def require_bundled_root(region: str, bundle: Path = BUNDLED_RDS_CA) -> None:
+    """Fail the deploy, not the first run, when the shipped CA bundle cannot verify RDS in ``region``."""
+    wanted = f"Amazon RDS {region} Root CA RSA2048 G1"  # the root of CA_CERT_IDENTIFIER in that region
+    roots = x509.load_pem_x509_certificates(bundle.read_bytes())
+    if not any(wanted == r.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value for r in roots):
+        raise ConfigError(
+            f"aws:region: {region} has no {CA_CERT_IDENTIFIER} root in {bundle.name}, so functions could not verify "
+            "the database; replace it with https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+        )
+
+
 def build(stack: StackConfig, runtime: FunctionRuntime) -> dict[str, pulumi.Output]:
     """Create the incidents pipeline from stack config; returns its stack outputs."""
     settings = IncidentsSettings.from_section(stack.pipeline(PIPELINE))
+    require_bundled_root(stack.region)
     return IncidentsPipeline(PIPELINE, runtime, settings).outputs

@@ -288,3 +288,15 @@ def test_defaults_match_the_original_design():
     assert settings.database == DatabaseSettings()
     assert settings.network == NetworkSettings()
     assert DatabaseSettings.from_section(Section("x", {"engineVersion": 17})).engine_version == "17"
+
+
+def test_a_region_the_shipped_ca_bundle_cannot_verify_stops_the_deploy(tmp_path):
+    incidents.require_bundled_root("us-west-2")  # the dev stack's region is covered
+    only_one_root = tmp_path / "bundle.pem"
+    pems = incidents.BUNDLED_RDS_CA.read_text().split("-----END CERTIFICATE-----")
+    first = next(p for p in pems if "BEGIN" in p)
+    only_one_root.write_text(first + "-----END CERTIFICATE-----\n")
+    with pytest.raises(ConfigError, match=r"aws:region: us-west-2 has no rds-ca-rsa2048-g1 root in bundle\.pem"):
+        incidents.require_bundled_root("us-west-2", only_one_root)
+    with pytest.raises(ConfigError, match="aws:region: mars-north-1 has no rds-ca-rsa2048-g1 root"):
+        incidents.require_bundled_root("mars-north-1")

@@ -27,7 +27,7 @@ def test_no_certificate_in_the_bundle_has_expired():
 
 def test_each_key_type_is_there_for_the_regions_we_deploy_to():
     names = {cert.subject.rfc4514_string() for cert in certificates()}
-    for region in ("eu-west-2", "us-east-1"):
+    for region in ("eu-west-2", "us-east-1", "us-west-2"):
         for kind in ("RSA2048 G1", "RSA4096 G1", "ECC384 G1"):
             assert any(f"Amazon RDS {region} Root CA {kind}" in name for name in names), (region, kind)
 
