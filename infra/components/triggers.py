@@ -117,9 +117,7 @@ class HttpApiStartArgs:
 
     state_machine_arn: pulumi.Input[str]
     route_key: str
-    jwt: JwtAuthorization | None = None
-    throttling_burst_limit: int = 20
-    throttling_rate_limit: float = 10.0
+    access: ApiAccess = field(default_factory=ApiAccess)
     log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -170,14 +168,14 @@ class HttpApiStart(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         authorizer_id = None
-        if args.jwt is not None:
+        if args.access.jwt is not None:
             self.authorizer = aws.apigatewayv2.Authorizer(
                 f"{name}-jwt",
                 api_id=self.api.id,
                 authorizer_type="JWT",
                 identity_sources=["$request.header.Authorization"],
                 jwt_configuration=aws.apigatewayv2.AuthorizerJwtConfigurationArgs(
-                    issuer=args.jwt.issuer, audiences=args.jwt.audience
+                    issuer=args.access.jwt.issuer, audiences=args.access.jwt.audience
                 ),
                 opts=child,
             )
@@ -187,7 +185,7 @@ class HttpApiStart(pulumi.ComponentResource):
             api_id=self.api.id,
             route_key=args.route_key,
             target=self.integration.id.apply(lambda i: f"integrations/{i}"),
-            authorization_type="JWT" if args.jwt else "AWS_IAM",
+            authorization_type="JWT" if args.access.jwt else "AWS_IAM",
             authorizer_id=authorizer_id,
             opts=child,
         )
@@ -207,8 +205,8 @@ class HttpApiStart(pulumi.ComponentResource):
                 destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT
             ),
             default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
-                throttling_burst_limit=args.throttling_burst_limit,
-                throttling_rate_limit=args.throttling_rate_limit,
+                throttling_burst_limit=args.access.throttling_burst_limit,
+                throttling_rate_limit=args.access.throttling_rate_limit,
             ),
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.route]),

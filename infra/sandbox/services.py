@@ -12,6 +12,13 @@ from infra.sandbox.fakes.pagerduty import PagerDutyFake, generate_incidents
 from infra.sandbox.fakes.radar import RadarFake
 
 
+def store_token(sandbox: Sandbox, pipeline: str, token: str) -> None:
+    """What an operator does after `pulumi up`: put the API token into the pipeline's secret, by ARN."""
+    sandbox.client("secretsmanager").put_secret_value(
+        SecretId=sandbox.outputs(pipeline)["tokenSecretArn"], SecretString=token
+    )
+
+
 class RadarServices:
     """The Cloudflare Radar fake, with a token generated per run and stored in the pipeline's secret."""
 
@@ -23,10 +30,7 @@ class RadarServices:
         return {"stepworks:radar": {"apiBaseUrl": self.fake.base_url}}
 
     def after_deploy(self, sandbox: Sandbox) -> None:
-        # What an operator does after `pulumi up`: put the token into the secret, by ARN.
-        sandbox.client("secretsmanager").put_secret_value(
-            SecretId=sandbox.outputs("radar")["tokenSecretArn"], SecretString=self.fake.token
-        )
+        store_token(sandbox, "radar", self.fake.token)
 
     def stop(self) -> None:
         self.fake.stop()
@@ -52,9 +56,7 @@ class IncidentsServices:
         return {"stepworks:incidents": {"apiBaseUrl": self.fake.url}}
 
     def after_deploy(self, sandbox: Sandbox) -> None:
-        sandbox.client("secretsmanager").put_secret_value(
-            SecretId=sandbox.outputs("incidents")["tokenSecretArn"], SecretString=self.fake.token
-        )
+        store_token(sandbox, "incidents", self.fake.token)
 
     def stop(self) -> None:
         self.fake.stop()

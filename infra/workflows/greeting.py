@@ -131,9 +131,7 @@ class GreetingPipeline(pulumi.ComponentResource):
             HttpApiStartArgs(
                 state_machine_arn=self.pipeline.arn,
                 route_key=ROUTE_KEY,
-                jwt=settings.access.jwt,
-                throttling_burst_limit=settings.access.throttling_burst_limit,
-                throttling_rate_limit=settings.access.throttling_rate_limit,
+                access=settings.access,
                 log_retention_days=runtime.log_retention_days,
                 tags=tags,
             ),
