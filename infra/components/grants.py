@@ -77,9 +77,19 @@ def secret_read(secret_arn: pulumi.Input[str]) -> Grant:
     return Grant("SecretRead", ("secretsmanager:GetSecretValue",), [secret_arn])
 
 
-def kms_use(key_arn: pulumi.Input[str], actions: Sequence[str], sid: str = "KmsUse") -> Grant:
-    """Use one KMS key for the given cryptographic ``actions``."""
-    return Grant(sid, tuple(actions), [key_arn])
+def kms_use(
+    key_arn: pulumi.Input[str],
+    actions: Sequence[str],
+    sid: str = "KmsUse",
+    encryption_context: Mapping[str, str] | None = None,
+) -> Grant:
+    """Use one KMS key for the given cryptographic ``actions``, only under ``encryption_context`` if given."""
+    conditions = (
+        {"StringEquals": {f"kms:EncryptionContext:{k}": v for k, v in encryption_context.items()}}
+        if encryption_context
+        else {}
+    )
+    return Grant(sid, tuple(actions), [key_arn], conditions)
 
 
 def lambda_invoke(function_arns: Sequence[pulumi.Input[str]]) -> Grant:

@@ -247,7 +247,11 @@ class RadarPipeline(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        provider_grants: list[g.Grant] = [g.kms_use(self.key.arn, ["kms:GenerateDataKey"], "EnvelopeKey")]
+        # Envelope keys are only usable under this pipeline's encryption context (envelope.py).
+        envelope = {"pipeline": PIPELINE}
+        provider_grants: list[g.Grant] = [
+            g.kms_use(self.key.arn, ["kms:GenerateDataKey"], "EnvelopeKey", encryption_context=envelope)
+        ]
         provider_env: dict[str, pulumi.Input[str]] = {}
         if settings.provider_url:
             self.provider_token = aws.secretsmanager.Secret(
@@ -294,7 +298,10 @@ class RadarPipeline(pulumi.ComponentResource):
 
         functions = {
             "provider": spec("provider_endpoint", provider_grants, provider_env),
-            "decrypt": spec("decrypt_registry", [g.kms_use(self.key.arn, ["kms:Decrypt"], "EnvelopeKey")]),
+            "decrypt": spec(
+                "decrypt_registry",
+                [g.kms_use(self.key.arn, ["kms:Decrypt"], "EnvelopeKey", encryption_context=envelope)],
+            ),
             "extract": spec("extract_orgs", []),
             "fetch": spec(
                 "fetch_radar",

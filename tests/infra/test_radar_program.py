@@ -52,8 +52,12 @@ def test_the_provider_reads_only_the_registry_object_and_uses_the_key_for_data_k
         "Effect": "Allow",
         "Action": ["kms:GenerateDataKey"],
         "Resource": [key_arn],
+        # Only data keys bound to the radar pipeline's encryption context.
+        "Condition": {"StringEquals": {"kms:EncryptionContext:pipeline": "radar"}},
     }
-    assert policy_of(dev_program, "radar-decrypt-policy")["EnvelopeKey"]["Action"] == ["kms:Decrypt"]
+    decrypt = policy_of(dev_program, "radar-decrypt-policy")["EnvelopeKey"]
+    assert decrypt["Action"] == ["kms:Decrypt"]
+    assert decrypt["Condition"] == {"StringEquals": {"kms:EncryptionContext:pipeline": "radar"}}
     assert set(policy_of(dev_program, "radar-extract-policy")) == {"WriteOwnLogGroup", "XRayWrite"}
 
 
