@@ -17,6 +17,9 @@ ORG_FIELDS = ("orgId", "name", "active", "connectorParams")
 
 # orgId becomes an S3 key prefix: keep it to characters that need no escaping anywhere.
 _ORG_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# Top-level prefixes the pipeline itself uses in the bucket (the staging area, which expires,
+# and the registry): an org by these names would mix its files with them.
+RESERVED_ORG_IDS = frozenset({"staging", "config"})
 
 
 def registry_organizations(registry: object) -> list:
@@ -51,6 +54,8 @@ def check_org_id(value: object, field: str) -> str:
         raise InvalidInputError(
             field, "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
+    if value in RESERVED_ORG_IDS:
+        raise InvalidInputError(field, f"{value!r} is reserved (one of {', '.join(sorted(RESERVED_ORG_IDS))})")
     return value
 
 

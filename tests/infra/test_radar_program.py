@@ -122,3 +122,10 @@ def test_bad_radar_settings_name_the_key(values, message):
     with pytest.raises(ConfigError) as raised:
         RadarSettings.from_section(Section("stepworks:radar", values))
     assert str(raised.value).startswith(message)
+
+
+def test_the_bucket_prefixes_the_pipeline_uses_are_reserved_org_ids():
+    from infra.workflows import radar
+    from pipelines.radar.orgs import RESERVED_ORG_IDS
+
+    assert {radar.STAGING_PREFIX.split("/")[0], radar.REGISTRY_KEY.split("/")[0]} <= RESERVED_ORG_IDS

@@ -27,6 +27,8 @@ def reasons(records, needs=NEEDS):
         ({"connectorParams": PARAMS}, "orgId: must be 1-128 letters"),
         (org("../escape"), "orgId: must be 1-128 letters"),
         (org("a b"), "orgId: must be 1-128 letters"),
+        (org("staging"), "orgId: 'staging' is reserved"),
+        (org("config"), "orgId: 'config' is reserved"),
         ({"orgId": "org-1"}, "connectorParams: must be an object"),
         (org(connectorParams="example.com"), "connectorParams: must be an object"),
         (org(connectorParams={"location": "US", "asn": "1"}), "connectorParams.domain: is missing"),
