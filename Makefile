@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-layer lint synth bench clean
+.PHONY: venv demo test test-layer lint synth docs bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pipelines/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test-layer: $(STAMP)
 
 synth: $(STAMP)
 	$(BIN)/python -m infra synth --out out/synth
+
+# Workflow diagrams (Mermaid) from the rendered definitions; a test fails when they are stale.
+docs: $(STAMP)
+	$(BIN)/python -m infra docs --out docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
