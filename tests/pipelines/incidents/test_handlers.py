@@ -32,7 +32,7 @@ def run_all(context, body=None):
 def test_a_clean_run_loads_everything_and_validates(handler_env, lambda_context):
     handler_env.pagerduty.add_incidents(generate_incidents(340, SINCE, UNTIL))
     initial, complete, validated = run_all(lambda_context, event("fetch_initial"))
-    assert initial["success"] and initial["expected_count"] == 340 and initial["migrations_applied"] == [1]
+    assert initial["success"] and initial["expected_count"] == 340 and initial["migrations_applied"] == [1, 2]
     assert complete["success"] and complete["loaded_count"] == 340 and complete["run_id"] == initial["run_id"]
     assert validated["success"] and validated["failed_rules"] == []
     assert {r["rule"] for r in validated["rules"]} >= {"row_count_matches_total", "resolved_after_created"}

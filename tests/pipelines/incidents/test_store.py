@@ -45,6 +45,12 @@ def test_migrations_apply_once_and_a_second_run_changes_nothing(conn):
     assert conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
 
 
+def test_incident_pages_are_left_half_empty_so_rewrites_stay_on_their_page(conn):
+    apply_migrations(conn)
+    (options,) = conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'incidents'").fetchone()
+    assert options == ["fillfactor=50"]
+
+
 def test_a_failing_migration_leaves_nothing_applied(conn):
     from pipelines.incidents.schema import Migration
 
