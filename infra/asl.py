@@ -28,6 +28,16 @@ DYNAMODB_TRANSIENT_ERRORS = (
 )
 
 
+# A Task waits this much longer than its function's own timeout, so a timed-out function
+# reports its own error (with its logs) before the state gives up on it.
+TASK_TIMEOUT_MARGIN_S = 30
+
+
+def task_timeout_for(function_timeout_s: int) -> int:
+    """TimeoutSeconds of a Task invoking a function with ``function_timeout_s``."""
+    return function_timeout_s + TASK_TIMEOUT_MARGIN_S
+
+
 def retry(
     errors: Iterable[str],
     *,

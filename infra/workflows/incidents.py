@@ -40,8 +40,6 @@ DEFAULT_API_BASE_URL = "https://api.pagerduty.com"
 # The original design: the whole run may take 45 minutes, each function 10.
 STATE_MACHINE_TIMEOUT_S = 45 * 60
 DEFAULT_FUNCTION_TIMEOUT_S = 10 * 60
-# Task timeouts leave the function's own timeout room to report its error first.
-TASK_TIMEOUT_MARGIN_S = 30
 
 
 @dataclass(frozen=True)
@@ -224,7 +222,7 @@ class IncidentsPipeline(pulumi.ComponentResource):
                 runtime=runtime,
                 functions=functions,
                 render_definition=definition,
-                references={"taskTimeout": str(settings.timeout_s + TASK_TIMEOUT_MARGIN_S)},
+                references={"taskTimeout": str(asl.task_timeout_for(settings.timeout_s))},
             ),
             opts=child,
         )

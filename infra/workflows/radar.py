@@ -331,8 +331,7 @@ class RadarPipeline(pulumi.ComponentResource):
                 render_definition=definition,
                 references={
                     "maxConcurrency": str(settings.max_concurrency),
-                    # The task timeout leaves Lambda's own timeout room to report its error.
-                    "taskTimeout": str(settings.timeout_s + 30),
+                    "taskTimeout": str(asl.task_timeout_for(settings.timeout_s)),
                 },
             ),
             opts=child,
