@@ -1,6 +1,7 @@
 """incidents, end to end: POST /invoke → FetchInitial → FetchComplete → Validate against the PagerDuty fake
 and a real PostgreSQL server standing in for RDS (TLS, verify-full, credentials from the RDS secret)."""
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -219,3 +220,24 @@ def test_a_body_that_is_not_a_valid_request_fails_naming_the_field_without_retry
     assert not_an_object.status == "FAILED"
     assert not_an_object.error == "InvalidInputError"
     assert "body" in not_an_object.cause
+
+
+def test_neither_the_pagerduty_token_nor_the_database_password_appears_in_history_or_logs(incidents):
+    sandbox, fake = incidents
+    fake.add_incidents(generate_incidents(20, DAY + timedelta(hours=20), DAY + timedelta(hours=21), seed=108))
+    result = invoke(sandbox, window(20, 21))
+    assert result.status == "SUCCEEDED", result.cause_text()
+
+    secrets = [fake.token, incidents_database(sandbox).password]
+    history = json.dumps(result.history, default=str)
+    logs = sandbox.client("logs")
+    groups = [
+        g["logGroupName"]
+        for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/sw-dev-incidents-")["logGroups"]
+    ]
+    assert len(groups) == 4
+    messages = [e["message"] for g in groups for e in logs.filter_log_events(logGroupName=g)["events"]]
+    assert any("incidents loaded" in m for m in messages)  # the functions did log
+    for secret in secrets:
+        assert secret not in history
+        assert not any(secret in m for m in messages)
