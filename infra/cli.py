@@ -81,8 +81,13 @@ def docs_pages(run: ProgramRun) -> dict[str, str]:
     return pages
 
 
+def _recorded_program(stack: str) -> ProgramRun:
+    """The program with ``Pulumi.<stack>.yaml``, recorded only (no AWS, no emulator)."""
+    return run_program(RecordingMocks(), load_stack_file(stack), stack=stack)
+
+
 def cmd_docs(args) -> int:
-    run = run_program(RecordingMocks(), {**load_stack_file(args.stack)}, stack=args.stack)
+    run = _recorded_program(args.stack)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     pages = docs_pages(run)
@@ -93,7 +98,7 @@ def cmd_docs(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    run = run_program(RecordingMocks(), {**load_stack_file(args.stack)}, stack=args.stack)
+    run = _recorded_program(args.stack)
     written = synthesize(run, Path(args.out))
     print(f"wrote {len(written)} files to {args.out} ({len([r for r in run.resources if r.custom])} resources)")
     return 0

@@ -28,7 +28,7 @@ def sample_registry() -> dict:
     return load_event("extract_orgs")["registry"]
 
 
-# The fakes are started once per session (stopping a server waits out its 0.5 s poll) and reset
+# The fakes are started once per session (no server start/stop per test) and reset
 # before every test, so no misbehaviour or recorded request leaks from one test into another.
 @pytest.fixture(scope="session")
 def _radar_server():
