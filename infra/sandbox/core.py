@@ -7,6 +7,11 @@ with Sandbox() as sandbox:
 
 Each declared RDS instance is a real PostgreSQL server (``sandbox.databases[identifier]``, a
 ``TemporaryPostgres`` a test may ``stop()`` and ``start()``), all stopped on exit.
+
+IAM is enforced for the sandbox's whole lifetime (``infra/sandbox/iam.py``): the sandbox, the
+deploy and ``sandbox.client(...)`` act as an allow-all operator user; functions, the state
+machines' direct integrations and the triggers act as their own roles, each assumed by its
+service with the trust policy evaluated. ``Sandbox(enforce_iam=False)`` leaves moto's check off.
 """
 
 from __future__ import annotations
@@ -20,14 +25,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from moto import mock_aws
 
 from infra.components.triggers import SCHEDULED_TIME_PLACEHOLDER
-from infra.sandbox import lambda_runner
+from infra.sandbox import iam, lambda_runner
 from infra.sandbox.databases import DatabaseFleet
 from infra.sandbox.http_api import HttpApiServer
 from infra.sandbox.mocks import REGION, EmulatorMocks
@@ -69,7 +74,7 @@ class ExecutionResult:
 class Sandbox:
     """moto (with its ASL interpreter) + in-process Lambda + loopback triggers, for one stack."""
 
-    def __init__(self, stack: str = "dev", config_overrides: Mapping[str, Any] | None = None):
+    def __init__(self, stack: str = "dev", config_overrides: Mapping[str, Any] | None = None, enforce_iam: bool = True):
         self.stack = stack
         self.region = REGION
         self.config = {**load_stack_file(stack), "aws:region": REGION, **(config_overrides or {})}
@@ -78,6 +83,7 @@ class Sandbox:
         self.http: HttpApiServer | None = None
         self.databases: DatabaseFleet | None = None  # the servers behind the RDS instances, from deploy()
         self._mock = None
+        self.iam = iam.SandboxIam(REGION, enforce=enforce_iam)
         self.services: dict = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -85,6 +91,11 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
+        try:
+            self.iam.start()
+        except BaseException:
+            self._mock.stop()
+            raise
         lambda_runner.install()
         reset_clients()
         reset_secret_cache()
@@ -96,6 +107,7 @@ class Sandbox:
             cleanup.callback(reset_secret_cache)
             cleanup.callback(reset_clients)
             cleanup.callback(self._mock.stop)
+            cleanup.callback(self.iam.stop)
             cleanup.callback(lambda_runner.RUNTIME_ENVIRONMENT.pop, SSLROOTCERT_ENV, None)
             if self.databases is not None:
                 cleanup.callback(self.databases.close)
@@ -106,19 +118,18 @@ class Sandbox:
         """Run the program into the emulator and start serving its HTTP APIs."""
         if self.databases is None:
             self.databases = DatabaseFleet()
-        self.mocks = EmulatorMocks(TRANSLATORS, region=self.region, databases=self.databases)
+        self.mocks = EmulatorMocks(TRANSLATORS, region=self.region, databases=self.databases, clients=self.client)
         self.program = run_program(self.mocks, self.config, stack=self.stack)
         ca_bundle = self.databases.ca_bundle_path()
         if ca_bundle:
             # Functions trust the sandbox's servers as deployed ones trust RDS (see lambda_runner).
             lambda_runner.RUNTIME_ENVIRONMENT[SSLROOTCERT_ENV] = ca_bundle
-        credentials = boto3.Session().get_credentials().get_frozen_credentials()
-        self.http = HttpApiServer(self.region, credentials).start()
+        self.http = HttpApiServer(self.region, self.iam.operator, self.iam).start()
         return self.program
 
     def client(self, service: str):
-        """A boto3 client of the emulator."""
-        return boto3.client(service, region_name=self.region)
+        """A boto3 client of the emulator, signed as the sandbox's operator."""
+        return self.iam.client(service)
 
     def outputs(self, pipeline: str) -> dict[str, Any]:
         """The stack outputs one pipeline exported."""
@@ -137,8 +148,8 @@ class Sandbox:
         headers = {"Content-Type": "application/json"}
         if sign:
             request = AWSRequest(method="POST", url=url, data=data, headers=headers)
-            credentials = boto3.Session().get_credentials().get_frozen_credentials()
-            SigV4Auth(credentials, "execute-api", self.region).add_auth(request)
+            operator = Credentials(self.iam.operator.access_key, self.iam.operator.secret_key)
+            SigV4Auth(operator, "execute-api", self.region).add_auth(request)
             headers = dict(request.headers.items())
         return requests.post(url, data=data, headers=headers, timeout=30)
 
@@ -148,11 +159,20 @@ class Sandbox:
         return self.signed_post(self.route_url(self.outputs(pipeline)[output_key]), raw, sign=sign)
 
     def fire_schedule(self, schedule_name: str, scheduled_time: datetime.datetime | None = None) -> str:
-        """Start the schedule's target as EventBridge Scheduler would at ``scheduled_time``."""
+        """Start the schedule's target as EventBridge Scheduler would at ``scheduled_time``.
+
+        As its target's role: assumed as ``scheduler.amazonaws.com`` (aws:SourceArn = the schedule
+        group), so a role the scheduler cannot assume raises ``iam.AssumeRoleRefused`` and one
+        without ``states:StartExecution`` on the target raises AccessDeniedException.
+        """
         when = (scheduled_time or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC)
-        target = self.client("scheduler").get_schedule(Name=schedule_name)["Target"]
+        schedule = self.client("scheduler").get_schedule(Name=schedule_name)
+        target = schedule["Target"]
+        group = schedule.get("GroupName") or "default"
+        group_arn = f"arn:aws:scheduler:{self.region}:{self.iam.account}:schedule-group/{group}"
+        credentials = self.iam.assume(target["RoleArn"], iam.SCHEDULER, source_arn=group_arn)
         payload = target.get("Input", "{}").replace(SCHEDULED_TIME_PLACEHOLDER, when.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        started = self.client("stepfunctions").start_execution(
+        started = self.iam.client_for(credentials, "stepfunctions", self.region).start_execution(
             stateMachineArn=target["Arn"], name=f"schedule-{uuid.uuid4()}", input=payload
         )
         return started["executionArn"]

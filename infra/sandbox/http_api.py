@@ -5,6 +5,12 @@ emulator). ``AWS_IAM`` routes require a valid SigV4 signature made with the sand
 credentials; a ``StepFunctions-StartExecution`` integration maps its request parameters
 (``$request.body``, ``$context.requestId``) and calls StartExecution as API Gateway would, so a
 body that is not JSON is refused with 400 by Step Functions itself.
+
+The integration runs as its ``CredentialsArn`` role, assumed as ``apigateway.amazonaws.com``
+(which sets neither aws:SourceAccount nor aws:SourceArn). When API Gateway cannot assume the role,
+or the role may not start the execution, the caller gets what AWS answers, 500
+``{"message": "Internal Server Error"}``, and the reason goes where AWS puts it, the
+``integrationErrorMessage`` of the access log (here ``HttpApiServer.integration_errors``).
 """
 
 from __future__ import annotations
@@ -19,12 +25,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from infra.sandbox import iam
 from infra.sandbox.fakes.base import SHUTDOWN_POLL_S
 
 _AUTH_HEADER = re.compile(
@@ -32,6 +38,7 @@ _AUTH_HEADER = re.compile(
     r"\s*SignedHeaders=(?P<signed>[^,]+),\s*Signature=(?P<signature>[0-9a-f]{64})"
 )
 MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
+INTERNAL_SERVER_ERROR = {"message": "Internal Server Error"}
 
 
 @dataclass
@@ -80,9 +87,8 @@ def verify_sigv4(
         raise SignatureError("signature does not match")
 
 
-def load_routes(region: str) -> list[Route]:
-    """Every route of every HTTP API in the emulator, with its integration."""
-    client = boto3.client("apigatewayv2", region_name=region)
+def load_routes(client) -> list[Route]:
+    """Every route of every HTTP API in the emulator (read with an ``apigatewayv2`` client), with its integration."""
     routes = []
     for api in client.get_apis()["Items"]:
         integrations = {i["IntegrationId"]: i for i in client.get_integrations(ApiId=api["ApiId"])["Items"]}
@@ -98,10 +104,13 @@ def load_routes(region: str) -> list[Route]:
 class HttpApiServer:
     """Serves every declared HTTP API at ``http://127.0.0.1:<port>/<api id>/<path>``."""
 
-    def __init__(self, region: str, credentials: Credentials):
+    def __init__(self, region: str, credentials: iam.RoleCredentials, sandbox_iam: iam.SandboxIam):
         self.region = region
-        self.credentials = credentials
+        self.credentials = Credentials(credentials.access_key, credentials.secret_key)  # who may sign requests
+        self.iam = sandbox_iam
         self.routes: list[Route] = []
+        # (route key, why the integration failed): the access log's $context.integrationErrorMessage.
+        self.integration_errors: list[tuple[str, str]] = []
         self._server: ThreadingHTTPServer | None = None
 
     def url_for(self, api_id: str, path: str) -> str:
@@ -111,7 +120,7 @@ class HttpApiServer:
 
     def start(self) -> HttpApiServer:
         """Load routes from the emulator and start serving."""
-        self.routes = load_routes(self.region)
+        self.routes = load_routes(self.iam.client("apigatewayv2"))
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -179,13 +188,25 @@ class HttpApiServer:
         kwargs = {"stateMachineArn": params["StateMachineArn"], "input": params.get("Input") or "{}"}
         if params.get("Name"):
             kwargs["name"] = params["Name"]
-        sfn = boto3.client("stepfunctions", region_name=self.region)
+        route_key = f"{route.method} {route.path}"
+        try:
+            credentials = self.iam.assume(integration.get("CredentialsArn", ""), iam.APIGATEWAY)
+        except iam.AssumeRoleRefused as refused:
+            self.integration_errors.append((route_key, str(refused)))
+            return 500, INTERNAL_SERVER_ERROR
+        sfn = self.iam.client_for(credentials, "stepfunctions", self.region)
         try:
             started = sfn.start_execution(**kwargs)
         except ClientError as exc:
-            # API Gateway passes Step Functions' refusal on as a 400 (an input that is not JSON).
-            if exc.response["ResponseMetadata"]["HTTPStatusCode"] != 400:
-                raise
-            message = exc.response["Error"].get("Message") or str(exc)
-            return 400, {"__type": "InvalidExecutionInput", "message": f"request body is not valid JSON: {message}"}
+            error = exc.response["Error"]
+            if error.get("Code") in ("InvalidExecutionInput", ""):
+                # API Gateway passes Step Functions' refusal of the input on as a 400 (moto sends
+                # that refusal without an error code).
+                message = error.get("Message") or str(exc)
+                return 400, {"__type": "InvalidExecutionInput", "message": f"request body is not valid JSON: {message}"}
+            status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
+            if status == 400 and "AccessDenied" not in error.get("Code", ""):
+                return 400, {"__type": error.get("Code"), "message": error.get("Message")}
+            self.integration_errors.append((route_key, f"{error.get('Code')}: {error.get('Message')}"))
+            return 500, INTERNAL_SERVER_ERROR
         return 200, {"executionArn": started["executionArn"], "startDate": started["startDate"].timestamp()}

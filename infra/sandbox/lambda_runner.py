@@ -5,6 +5,13 @@ point, ``LambdaFunction._invoke_lambda``, is replaced by ``invoke_in_process``: 
 in this interpreter with the function's environment variables, its stdout goes to the
 function's log group, and an exception becomes a function error whose ``errorType`` is the
 exception's class name, as in AWS, so ``ErrorEquals`` in the state machine matches.
+
+In a sandbox (``iam.active()``), the function runs as its execution role, as in AWS: the role
+is assumed as ``lambda.amazonaws.com`` (its trust policy evaluated with Lambda's request
+context) and the handler gets that role's temporary credentials in ``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY`` and ``AWS_SESSION_TOKEN``, so every call it makes is authorized
+against the role's policies. A role Lambda cannot assume fails the invocation (not the
+function) with an error naming the role.
 """
 
 from __future__ import annotations
@@ -21,7 +28,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 from moto.awslambda.models import LambdaFunction
+from moto.core.exceptions import JsonRESTError
+
+from infra.sandbox import iam
 
 # Settings of the emulated Lambda runtime itself, under every function's own variables (a
 # function's environment wins). The sandbox puts DB_SSLROOTCERT here: a deployed function
@@ -58,18 +69,52 @@ class LambdaContext:
         return max(0, int((self.started + self.timeout_s - time.monotonic()) * 1000))
 
 
+class RoleCannotBeAssumed(JsonRESTError):
+    """Lambda could not assume the function's execution role: the invocation fails, naming the role."""
+
+    code = 403
+
+    def __init__(self, refused: iam.AssumeRoleRefused):
+        super().__init__(
+            "AccessDeniedException",
+            f"The role defined for the function cannot be assumed by Lambda: {refused.role_arn} ({refused.reason})",
+        )
+        self.code = 403
+
+
 @contextlib.contextmanager
 def _function_environment(variables: dict[str, str]):
-    saved = {key: os.environ.get(key) for key in variables}
+    # The variables a function's environment replaces or removes (a token of the operator's
+    # would otherwise sit beside the role's keys).
+    names = set(variables) | set(iam.CREDENTIAL_VARIABLES)
+    saved = {key: os.environ.get(key) for key in names}
+    saved_session = boto3.DEFAULT_SESSION
+    for key in iam.CREDENTIAL_VARIABLES:
+        os.environ.pop(key, None)
     os.environ.update(variables)
+    # A default session caches the first credentials it resolves: the handler gets its own.
+    boto3.DEFAULT_SESSION = None
     try:
         yield
     finally:
+        boto3.DEFAULT_SESSION = saved_session
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _role_environment(fn: LambdaFunction) -> dict[str, str]:
+    """The execution role's temporary credentials, as Lambda puts them in the environment."""
+    sandbox_iam = iam.active()
+    if sandbox_iam is None:
+        return {}
+    try:
+        credentials = sandbox_iam.assume(fn.role, iam.LAMBDA, source_arn=fn.function_arn, session_name=fn.function_name)
+    except iam.AssumeRoleRefused as refused:
+        raise RoleCannotBeAssumed(refused) from None
+    return credentials.environment()
 
 
 def resolve_handler(handler: str):
@@ -95,6 +140,7 @@ def invoke_in_process(fn: LambdaFunction, event: Any = None) -> tuple[str, bool,
     environment = {
         **RUNTIME_ENVIRONMENT,
         **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
+        **_role_environment(fn),
         "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
         "AWS_REGION": fn.region,

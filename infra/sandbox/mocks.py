@@ -249,17 +249,29 @@ class EmulatorMocks(RecordingMocks):
     """Creates every declared resource in moto; an untranslatable type is an error naming it."""
 
     def __init__(
-        self, translators: Mapping[str, Translator], region: str = REGION, databases: DatabaseFleet | None = None
+        self,
+        translators: Mapping[str, Translator],
+        region: str = REGION,
+        databases: DatabaseFleet | None = None,
+        clients: Callable[[str], Any] | None = None,
     ):
         super().__init__(region)
         self.translators = translators
         self.databases = databases  # the PostgreSQL servers behind declared RDS instances
+        # Who deploys: the sandbox passes its operator's clients; without, the default credentials.
+        self.clients = clients
         self.errors: list[str] = []
+
+    def client(self, service: str):
+        """A client of the emulator for the deploying identity."""
+        if self.clients is not None:
+            return self.clients(service)
+        return boto3.client(service, region_name=self.region)
 
     def availability_zones(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """``getAvailabilityZones`` answered from moto's ``DescribeAvailabilityZones``."""
         filters = [{"Name": "state", "Values": [args["state"]]}] if args.get("state") else []
-        described = boto3.client("ec2", region_name=self.region).describe_availability_zones(Filters=filters)
+        described = self.client("ec2").describe_availability_zones(Filters=filters)
         zones = [(z["ZoneName"], z["ZoneId"]) for z in described["AvailabilityZones"]]
         return _zones_result(self.region, zones, args)
 

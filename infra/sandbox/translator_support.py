@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import boto3
-
 from infra.sandbox.mocks import DeclaredResource, EmulatorMocks, physical_name
 
 
 def _client(mocks: EmulatorMocks, service: str):
-    return boto3.client(service, region_name=mocks.region)
+    return mocks.client(service)
 
 
 def _name(resource: DeclaredResource, max_length: int = 64, lower: bool = False) -> str:
@@ -21,4 +19,7 @@ def _tags_list(tags: dict | None, key: str = "Key", value: str = "Value") -> lis
 
 
 def _account(mocks) -> str:
-    return _client(mocks, "sts").get_caller_identity()["Account"]
+    account = getattr(mocks, "_account_id", None)
+    if account is None:
+        account = mocks._account_id = _client(mocks, "sts").get_caller_identity()["Account"]
+    return account

@@ -19,7 +19,8 @@ DEFAULT_MAX_AGE_SECONDS = 300
 
 @functools.cache
 def _provider_for(secrets_client) -> parameters.SecretsProvider:
-    # One provider per client so its value cache lives as long as the container does.
+    # One provider per client, so its value cache lives as long as the container does and, as
+    # clients are per credentials (aws.client), a value read by one role is never served to another.
     return parameters.SecretsProvider(boto3_client=secrets_client)
 
 
