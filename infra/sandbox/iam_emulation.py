@@ -288,4 +288,3 @@ def install(state_client_factory: StateClientFactory) -> Callable[[], None]:
                 stack.callback(step)
 
     return undo
-

@@ -64,7 +64,9 @@ def synthetic_outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[s
     given = inputs.get("name")
     resource_name = given if isinstance(given, str) else physical_name(name)
     if typ == "aws:iam/role:Role":
-        return resource_name, {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{resource_name}", "name": resource_name}
+        path = inputs.get("path") if isinstance(inputs.get("path"), str) else "/"
+        arn = f"arn:aws:iam::{ACCOUNT_ID}:role{path}{resource_name}"
+        return resource_name, {"arn": arn, "name": resource_name, "path": path}
     if typ == "aws:lambda/function:Function":
         arn = _arn("lambda", f"function:{resource_name}")
         return resource_name, {"arn": arn, "name": resource_name, "invokeArn": arn, "qualifiedArn": f"{arn}:$LATEST"}
@@ -85,6 +87,8 @@ def synthetic_outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[s
             "executionArn": _arn("execute-api", api_id),
             "arn": f"arn:aws:apigateway:{REGION}::/apis/{api_id}",
         }
+    if typ in _MESSAGING_AND_KEYS:
+        return _MESSAGING_AND_KEYS[typ](name, resource_name, inputs)
     if typ == "aws:s3/bucket:Bucket":
         bucket = given if isinstance(given, str) else physical_name(name, 63, lower=True)
         return bucket, {"arn": f"arn:aws:s3:::{bucket}", "bucket": bucket, "id": bucket}
@@ -98,6 +102,70 @@ def synthetic_outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[s
         return _rds_instance_outputs(name, inputs)
     ident = hashlib.sha1(f"{typ}/{name}".encode()).hexdigest()[:12]
     return ident, {"arn": _arn(module, f"{name}/{ident}"), "name": resource_name}
+
+
+def _kms_key(name: str, _resource_name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    key_id = _uuid("kms-key", name)
+    return key_id, {"arn": _arn("kms", f"key/{key_id}"), "keyId": key_id}
+
+
+def _kms_alias(name: str, _resource_name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    given = inputs.get("name")
+    alias = given if isinstance(given, str) else f"alias/{physical_name(name, 250)}"
+    target = inputs.get("targetKeyId")
+    target_arn = target if isinstance(target, str) and target.startswith("arn:") else _arn("kms", f"key/{target}")
+    return alias, {"arn": _arn("kms", alias), "name": alias, "targetKeyArn": target_arn}
+
+
+def _secret(name: str, _resource_name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    given = inputs.get("name")
+    secret_name = given if isinstance(given, str) else physical_name(name, 256)
+    arn = _arn("secretsmanager", f"secret:{secret_name}-{_hex('secret', name, length=6)}")
+    return arn, {"arn": arn, "name": secret_name}
+
+
+def _sns_topic(name: str, resource_name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    topic = physical_name(name, 256) if not isinstance(inputs.get("name"), str) else resource_name
+    if inputs.get("fifoTopic") is True and not topic.endswith(".fifo"):
+        topic = f"{topic[:251]}.fifo"
+    arn = _arn("sns", topic)
+    return arn, {"arn": arn, "name": topic}
+
+
+def _sqs_queue(name: str, resource_name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    queue = physical_name(name, 80) if not isinstance(inputs.get("name"), str) else resource_name
+    if inputs.get("fifoQueue") is True and not queue.endswith(".fifo"):
+        queue = f"{queue[:75]}.fifo"
+    url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{queue}"
+    return url, {"arn": _arn("sqs", queue), "url": url, "name": queue}
+
+
+def _topic_policy(name: str, _resource_name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    arn = inputs.get("arn") if isinstance(inputs.get("arn"), str) else _arn("sns", name)
+    return arn, {"arn": arn}
+
+
+def _queue_policy(name: str, _resource_name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    url = inputs.get("queueUrl")
+    url = url if isinstance(url, str) else f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{name}"
+    return url, {"queueUrl": url}
+
+
+def _bucket_logging(name: str, _resource_name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    bucket = inputs.get("bucket") if isinstance(inputs.get("bucket"), str) else physical_name(name, 63, lower=True)
+    return bucket, {"bucket": bucket}
+
+
+_MESSAGING_AND_KEYS = {
+    "aws:kms/key:Key": _kms_key,
+    "aws:kms/alias:Alias": _kms_alias,
+    "aws:secretsmanager/secret:Secret": _secret,
+    "aws:sns/topic:Topic": _sns_topic,
+    "aws:sns/topicPolicy:TopicPolicy": _topic_policy,
+    "aws:sqs/queue:Queue": _sqs_queue,
+    "aws:sqs/queuePolicy:QueuePolicy": _queue_policy,
+    "aws:s3/bucketLogging:BucketLogging": _bucket_logging,
+}
 
 
 # Pulumi type → (id prefix, ARN resource kind or None) of the EC2/VPC resources.

@@ -13,10 +13,24 @@ import json
 import zipfile
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from infra.sandbox import iam
 from infra.sandbox.database_translators import DATABASE_TRANSLATORS
 from infra.sandbox.mocks import physical_name, unwrap_secret
 from infra.sandbox.network_translators import NETWORK_TRANSLATORS
 from infra.sandbox.translator_support import _account, _client, _name, _tags_list
+
+
+class RoleNotAssumable(Exception):
+    """The service a resource runs as cannot assume its role; AWS refuses to create the resource."""
+
+
+def _require_trust(mocks, role_arn: str, principal: str, source_arn: str, refusal: str) -> None:
+    # Lambda and Step Functions check at creation that they can assume the role they are given.
+    decision = iam.role_trust(_client(mocks, "iam"), _account(mocks), role_arn, principal, source_arn)
+    if not decision.allowed:
+        raise RoleNotAssumable(f"{refusal} Role {role_arn}: {decision.reason}")
 
 
 def _archive_zip(archive: Any) -> bytes:
@@ -40,13 +54,18 @@ def _archive_zip(archive: Any) -> bytes:
 
 def iam_role(mocks, r):
     name = _name(r)
-    role = _client(mocks, "iam").create_role(
+    kwargs: dict[str, Any] = dict(
         RoleName=name,
         AssumeRolePolicyDocument=r.inputs["assumeRolePolicy"],
         Description=r.inputs.get("description", ""),
         Tags=_tags_list(r.inputs.get("tags")),
-    )["Role"]
-    return name, {"arn": role["Arn"], "name": name, "uniqueId": role["RoleId"]}
+    )
+    if r.inputs.get("path"):
+        kwargs["Path"] = r.inputs["path"]
+    if r.inputs.get("maxSessionDuration"):
+        kwargs["MaxSessionDuration"] = int(r.inputs["maxSessionDuration"])
+    role = _client(mocks, "iam").create_role(**kwargs)["Role"]
+    return name, {"arn": role["Arn"], "name": name, "path": role["Path"], "uniqueId": role["RoleId"]}
 
 
 def iam_role_policy(mocks, r):
@@ -58,7 +77,10 @@ def iam_role_policy(mocks, r):
 def log_group(mocks, r):
     name = _name(r, 512)
     logs = _client(mocks, "logs")
-    logs.create_log_group(logGroupName=name, tags=r.inputs.get("tags") or {})
+    kwargs: dict[str, Any] = {"logGroupName": name, "tags": r.inputs.get("tags") or {}}
+    if r.inputs.get("kmsKeyId"):
+        kwargs["kmsKeyId"] = r.inputs["kmsKeyId"]
+    logs.create_log_group(**kwargs)
     if r.inputs.get("retentionInDays"):
         logs.put_retention_policy(logGroupName=name, retentionInDays=int(r.inputs["retentionInDays"]))
     arn = f"arn:aws:logs:{mocks.region}:{_account(mocks)}:log-group:{name}"
@@ -105,7 +127,14 @@ def lambda_function(mocks, r):
             "SubnetIds": vpc.get("subnetIds", []),
             "SecurityGroupIds": vpc.get("securityGroupIds", []),
         }
-    fn = _client(mocks, "lambda").create_function(**kwargs)
+    function_arn = f"arn:aws:lambda:{mocks.region}:{_account(mocks)}:function:{name}"
+    refusal = "The role defined for the function cannot be assumed by Lambda."
+    _require_trust(mocks, inputs["role"], iam.LAMBDA, function_arn, refusal)
+    lam = _client(mocks, "lambda")
+    fn = lam.create_function(**kwargs)
+    reserved = inputs.get("reservedConcurrentExecutions")
+    if reserved is not None and int(reserved) >= 0:  # -1, Pulumi's default, leaves it unreserved
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=int(reserved))
     return name, {
         "arn": fn["FunctionArn"],
         "name": name,
@@ -120,6 +149,14 @@ def lambda_function(mocks, r):
 
 def state_machine(mocks, r):
     name = _name(r, 80)
+    _require_trust(
+        mocks,
+        r.inputs["roleArn"],
+        iam.STATES,
+        f"arn:aws:states:{mocks.region}:{_account(mocks)}:stateMachine:{name}",
+        "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to "
+        "assume the provided role.",
+    )
     logging = r.inputs.get("loggingConfiguration") or {}
     machine = _client(mocks, "stepfunctions").create_state_machine(
         name=name,
@@ -146,18 +183,26 @@ def dynamodb_table(mocks, r):
     if inputs.get("rangeKey"):
         keys.append({"AttributeName": inputs["rangeKey"], "KeyType": "RANGE"})
     sse = inputs.get("serverSideEncryption") or {}
+    encryption: dict[str, Any] = {"Enabled": bool(sse.get("enabled"))}
+    if sse.get("enabled") and sse.get("kmsKeyArn"):
+        encryption.update(SSEType="KMS", KMSMasterKeyId=sse["kmsKeyArn"])
     ddb = _client(mocks, "dynamodb")
     table = ddb.create_table(
         TableName=name,
         KeySchema=keys,
         BillingMode=inputs.get("billingMode", "PAY_PER_REQUEST"),
         AttributeDefinitions=[{"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]],
-        SSESpecification={"Enabled": bool(sse.get("enabled"))},
+        SSESpecification=encryption,
         Tags=_tags_list(inputs.get("tags")),
     )["TableDescription"]
     if (inputs.get("pointInTimeRecovery") or {}).get("enabled"):
         ddb.update_continuous_backups(
             TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+    ttl = inputs.get("ttl") or {}
+    if ttl.get("enabled") and ttl.get("attributeName"):
+        ddb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["attributeName"]}
         )
     return name, {"arn": table["TableArn"], "name": name}
 
@@ -335,15 +380,68 @@ def s3_versioning(mocks, r):
 _TLS_ONLY_CONDITION = {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def _listed(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _emulated_bucket_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """The declared bucket policy, reshaped (same meaning) where moto misreads it."""
+    statements = []
+    for st in _listed(policy.get("Statement", [])):
+        # moto evaluates a Deny on aws:SecureTransport=false as matching every request (in-process
+        # calls have no transport), while in AWS every SDK call is HTTPS and never matches it. That
+        # one statement is left out of the emulated policy; the declared policy is what synth shows.
+        if st.get("Condition") == _TLS_ONLY_CONDITION:
+            continue
+        principal = st.get("Principal")
+        if isinstance(principal, dict) and isinstance(principal.get("Service"), list):
+            # moto's server-access-logging check compares Principal.Service and Resource as one
+            # string each: one statement per service and resource reads the same to IAM.
+            services = principal["Service"]
+        else:
+            services = [None]
+        for service in services:
+            for resource in _listed(st.get("Resource", [])) or [None]:
+                split = dict(st)
+                if service is not None:
+                    split["Principal"] = {**principal, "Service": service}
+                if resource is not None:
+                    split["Resource"] = resource
+                statements.append(split)
+    # Service-principal statements first: moto's logging check stops at the first one that
+    # grants delivery and fails on a statement whose Principal is the string "*".
+    statements.sort(key=lambda st: not isinstance(st.get("Principal"), dict))
+    return {**policy, "Statement": statements}
+
+
 def s3_policy(mocks, r):
-    # moto evaluates a Deny on aws:SecureTransport=false as matching every request (in-process
-    # calls have no transport), while in AWS every SDK call is HTTPS and never matches it. That
-    # one statement is left out of the emulated policy; the declared policy is what synth shows.
-    policy = json.loads(r.inputs["policy"])
-    policy["Statement"] = [st for st in policy["Statement"] if st.get("Condition") != _TLS_ONLY_CONDITION]
+    policy = _emulated_bucket_policy(json.loads(r.inputs["policy"]))
     if policy["Statement"]:
         _client(mocks, "s3").put_bucket_policy(Bucket=r.inputs["bucket"], Policy=json.dumps(policy))
     return r.inputs["bucket"], {}
+
+
+def s3_logging(mocks, r):
+    inputs = r.inputs
+    status: dict[str, Any] = {"TargetBucket": inputs["targetBucket"], "TargetPrefix": inputs.get("targetPrefix", "")}
+    key_format = inputs.get("targetObjectKeyFormat") or {}
+    if key_format.get("partitionedPrefix") is not None:
+        source = (key_format["partitionedPrefix"] or {}).get("partitionDateSource", "EventTime")
+        status["TargetObjectKeyFormat"] = {"PartitionedPrefix": {"PartitionDateSource": source}}
+    elif key_format.get("simplePrefix") is not None:
+        status["TargetObjectKeyFormat"] = {"SimplePrefix": {}}
+    try:
+        _client(mocks, "s3").put_bucket_logging(Bucket=inputs["bucket"], BucketLoggingStatus={"LoggingEnabled": status})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "InvalidTargetBucketForLogging":
+            raise
+        raise ValueError(
+            f"server access logs of {inputs['bucket']} cannot go to {inputs['targetBucket']}: "
+            f"{exc.response['Error']['Message']} (the target's policy must allow logging.s3.amazonaws.com "
+            f"s3:PutObject on arn:aws:s3:::{inputs['targetBucket']}/{status['TargetPrefix']}* and exist first: "
+            "make the BucketLogging depend on that BucketPolicy)"
+        ) from None
+    return inputs["bucket"], {}
 
 
 def s3_lifecycle(mocks, r):
@@ -398,20 +496,46 @@ def s3_object(mocks, r):
 
 
 def kms_key(mocks, r):
+    inputs = r.inputs
+    window = int(inputs.get("deletionWindowInDays") or 30)
+    if not 7 <= window <= 30:
+        # Used only when the key is destroyed (ScheduleKeyDeletion), but validated like AWS does.
+        raise ValueError(f"deletionWindowInDays must be between 7 and 30, got {window}")
+    kwargs: dict[str, Any] = dict(
+        Description=inputs.get("description", ""),
+        KeyUsage=inputs.get("keyUsage") or "ENCRYPT_DECRYPT",
+        KeySpec=inputs.get("customerMasterKeySpec") or "SYMMETRIC_DEFAULT",
+        Tags=_tags_list(inputs.get("tags"), "TagKey", "TagValue"),
+    )
+    if inputs.get("policy"):
+        kwargs["Policy"] = inputs["policy"]
+    if inputs.get("multiRegion"):
+        kwargs["MultiRegion"] = True
     kms = _client(mocks, "kms")
-    key = kms.create_key(
-        Description=r.inputs.get("description", ""),
-        KeyUsage="ENCRYPT_DECRYPT",
-        Tags=_tags_list(r.inputs.get("tags"), "TagKey", "TagValue"),
-    )["KeyMetadata"]
-    if r.inputs.get("enableKeyRotation"):
+    key = kms.create_key(**kwargs)["KeyMetadata"]
+    if inputs.get("enableKeyRotation"):
         kms.enable_key_rotation(KeyId=key["KeyId"])
-    return key["KeyId"], {"arn": key["Arn"], "keyId": key["KeyId"]}
+    if inputs.get("isEnabled") is False:
+        kms.disable_key(KeyId=key["KeyId"])
+    return key["KeyId"], {
+        "arn": key["Arn"],
+        "keyId": key["KeyId"],
+        "policy": kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"],
+        "deletionWindowInDays": window,
+        "enableKeyRotation": bool(inputs.get("enableKeyRotation")),
+    }
 
 
 def kms_alias(mocks, r):
-    _client(mocks, "kms").create_alias(AliasName=r.inputs["name"], TargetKeyId=r.inputs["targetKeyId"])
-    return r.inputs["name"], {"arn": f"arn:aws:kms:{mocks.region}:{_account(mocks)}:{r.inputs['name']}"}
+    name = r.inputs.get("name") or f"alias/{physical_name(r.name, 250)}"
+    kms = _client(mocks, "kms")
+    kms.create_alias(AliasName=name, TargetKeyId=r.inputs["targetKeyId"])
+    target = kms.describe_key(KeyId=name)["KeyMetadata"]
+    return name, {
+        "arn": f"arn:aws:kms:{mocks.region}:{_account(mocks)}:{name}",
+        "name": name,
+        "targetKeyArn": target["Arn"],
+    }
 
 
 def secret(mocks, r):
@@ -422,7 +546,87 @@ def secret(mocks, r):
     if r.inputs.get("kmsKeyId"):
         kwargs["KmsKeyId"] = r.inputs["kmsKeyId"]
     created = _client(mocks, "secretsmanager").create_secret(**kwargs)
-    return created["ARN"], {"arn": created["ARN"], "name": name}
+    return created["ARN"], {"arn": created["ARN"], "name": name, "kmsKeyId": r.inputs.get("kmsKeyId", "")}
+
+
+# --- SNS, SQS ----------------------------------------------------------------------------------------
+
+
+def sns_topic(mocks, r):
+    inputs = r.inputs
+    name = _name(r, 256)
+    if inputs.get("fifoTopic") and not name.endswith(".fifo"):
+        name = f"{name[:251]}.fifo"
+    attributes = {
+        key: str(inputs[field]).lower() if isinstance(inputs[field], bool) else str(inputs[field])
+        for field, key in (
+            ("kmsMasterKeyId", "KmsMasterKeyId"),
+            ("policy", "Policy"),
+            ("displayName", "DisplayName"),
+            ("fifoTopic", "FifoTopic"),
+            ("contentBasedDeduplication", "ContentBasedDeduplication"),
+            ("deliveryPolicy", "DeliveryPolicy"),
+            ("signatureVersion", "SignatureVersion"),
+            ("tracingConfig", "TracingConfig"),
+        )
+        if inputs.get(field) not in (None, "")
+    }
+    created = _client(mocks, "sns").create_topic(Name=name, Attributes=attributes, Tags=_tags_list(inputs.get("tags")))
+    arn = created["TopicArn"]
+    return arn, {"arn": arn, "name": name, "kmsMasterKeyId": inputs.get("kmsMasterKeyId", "")}
+
+
+def sns_topic_policy(mocks, r):
+    _client(mocks, "sns").set_topic_attributes(
+        TopicArn=r.inputs["arn"], AttributeName="Policy", AttributeValue=r.inputs["policy"]
+    )
+    return r.inputs["arn"], {"arn": r.inputs["arn"], "policy": r.inputs["policy"]}
+
+
+_QUEUE_ATTRIBUTES = (
+    ("kmsMasterKeyId", "KmsMasterKeyId"),
+    ("kmsDataKeyReusePeriodSeconds", "KmsDataKeyReusePeriodSeconds"),
+    ("sqsManagedSseEnabled", "SqsManagedSseEnabled"),
+    ("messageRetentionSeconds", "MessageRetentionPeriod"),
+    ("visibilityTimeoutSeconds", "VisibilityTimeout"),
+    ("delaySeconds", "DelaySeconds"),
+    ("maxMessageSize", "MaximumMessageSize"),
+    ("receiveWaitTimeSeconds", "ReceiveMessageWaitTimeSeconds"),
+    ("policy", "Policy"),
+    ("redrivePolicy", "RedrivePolicy"),
+    ("fifoQueue", "FifoQueue"),
+    ("contentBasedDeduplication", "ContentBasedDeduplication"),
+)
+
+
+def _attribute_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():  # Pulumi numbers arrive as floats
+        return str(int(value))
+    return str(value)
+
+
+def sqs_queue(mocks, r):
+    inputs = r.inputs
+    name = _name(r, 80)
+    if inputs.get("fifoQueue") and not name.endswith(".fifo"):
+        name = f"{name[:75]}.fifo"
+    attributes = {
+        key: _attribute_value(inputs[field])
+        for field, key in _QUEUE_ATTRIBUTES
+        if inputs.get(field) not in (None, "")
+        and not (field == "fifoQueue" and not inputs[field])  # FifoQueue=false is refused by SQS
+    }
+    sqs = _client(mocks, "sqs")
+    url = sqs.create_queue(QueueName=name, Attributes=attributes, tags=inputs.get("tags") or {})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, {"arn": arn, "url": url, "name": name, "kmsMasterKeyId": inputs.get("kmsMasterKeyId", "")}
+
+
+def sqs_queue_policy(mocks, r):
+    _client(mocks, "sqs").set_queue_attributes(QueueUrl=r.inputs["queueUrl"], Attributes={"Policy": r.inputs["policy"]})
+    return r.inputs["queueUrl"], {"queueUrl": r.inputs["queueUrl"], "policy": r.inputs["policy"]}
 
 
 TRANSLATORS = {
@@ -449,9 +653,14 @@ TRANSLATORS = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": s3_lifecycle,
     "aws:s3/bucketNotification:BucketNotification": s3_notification,
     "aws:s3/bucketObjectv2:BucketObjectv2": s3_object,
+    "aws:s3/bucketLogging:BucketLogging": s3_logging,
     "aws:kms/key:Key": kms_key,
     "aws:kms/alias:Alias": kms_alias,
     "aws:secretsmanager/secret:Secret": secret,
+    "aws:sns/topic:Topic": sns_topic,
+    "aws:sns/topicPolicy:TopicPolicy": sns_topic_policy,
+    "aws:sqs/queue:Queue": sqs_queue,
+    "aws:sqs/queuePolicy:QueuePolicy": sqs_queue_policy,
     **NETWORK_TRANSLATORS,
     **DATABASE_TRANSLATORS,
 }
