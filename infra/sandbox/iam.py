@@ -64,6 +64,19 @@ class AssumeRoleRefused(Exception):
 
 
 @dataclass(frozen=True)
+class Denial:
+    """One refusal the sandbox's IAM made: who asked, for what, on what, and why."""
+
+    principal: str
+    action: str
+    resource: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.principal}: {self.action} on {self.resource} ({self.reason})"
+
+
+@dataclass(frozen=True)
 class RoleCredentials:
     """Temporary credentials of one assumed role (or the operator's keys, without token or expiry)."""
 
@@ -114,6 +127,8 @@ class SandboxIam:
         self.account = ""
         self._cache: dict[tuple[str, str, str, str], RoleCredentials] = {}
         self._clients: dict[tuple[str, str, str, int], Any] = {}
+        # Every refusal, in order: an end-to-end failure caused by a missing grant names it.
+        self.denials: list[Denial] = []
         self._lock = threading.RLock()
         self._cleanup: contextlib.ExitStack | None = None
 
@@ -130,7 +145,7 @@ class SandboxIam:
             self.account = self.client("sts").get_caller_identity()["Account"]
             if self.enforce:
                 cleanup.enter_context(_enforcement())
-            cleanup.callback(iam_emulation.install(self._state_client))
+            cleanup.callback(iam_emulation.install(self._state_client, self._record_denial))
             ACTIVE = self
 
             def deactivate() -> None:
@@ -146,6 +161,10 @@ class SandboxIam:
         if self._cleanup is not None:
             cleanup, self._cleanup = self._cleanup, None
             cleanup.close()
+
+    def _record_denial(self, principal: str, action: str, resource: str, reason: str) -> None:
+        with self._lock:
+            self.denials.append(Denial(principal, action, resource, reason))
 
     def _create_operator(self) -> RoleCredentials:
         iam = boto3.client("iam", region_name=self.region)
@@ -180,9 +199,11 @@ class SandboxIam:
     ) -> RoleCredentials:
         """Temporary credentials of ``role_arn`` as ``principal`` gets them; AssumeRoleRefused if its trust refuses."""
         if not role_arn:
+            self._record_denial(principal, "sts:AssumeRole", "(none)", "no role is configured")
             raise AssumeRoleRefused("(none)", principal, "no role is configured")
         decision = self.check_trust(role_arn, principal, source_arn)
         if not decision.allowed:
+            self._record_denial(principal, "sts:AssumeRole", role_arn, decision.reason)
             raise AssumeRoleRefused(role_arn, principal, decision.reason)
         session = (session_name or principal.split(".")[0])[:64]
         key = (role_arn, principal, source_arn or "", session)

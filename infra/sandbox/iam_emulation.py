@@ -142,6 +142,17 @@ def _denied(service: str, content_type: str, message: str) -> _RESTError:
     return error
 
 
+# Called with (caller ARN, action, resource, why) for every request the emulator refuses.
+DenialListener = Callable[[str, str, str, str], None]
+_listeners: list[DenialListener] = []
+
+
+def _why(refusal: _Refusal) -> str:
+    if refusal.explicit:
+        return "with an explicit deny in an identity-based policy"
+    return f"because no identity-based policy allows the {refusal.action} action"
+
+
 class _Requirements:
     """``check_action_permitted`` for one (action, resource) or several, with AWS's refusal message."""
 
@@ -151,6 +162,8 @@ class _Requirements:
             for action, arn in requirements:
                 self._check_one(action or self._action, arn)
         except _Refusal as refusal:
+            for listener in _listeners:
+                listener(self._access_key.arn, refusal.action, refusal.resource, _why(refusal))
             self._refuse(refusal)
 
     def _check_one(self, action: str, resource: str) -> None:
@@ -199,11 +212,7 @@ class SandboxIAMRequest(_Requirements, access_control.IAMRequest):
         return request
 
     def _refuse(self, refusal: _Refusal) -> None:
-        why = (
-            "with an explicit deny in an identity-based policy"
-            if refusal.explicit
-            else f"because no identity-based policy allows the {refusal.action} action"
-        )
+        why = _why(refusal)
         if refusal.resource == iam_resources.ANY:
             message = f"User: {self._access_key.arn} is not authorized to perform: {refusal.action} {why}"
         else:
@@ -278,9 +287,12 @@ def _install_interpreter_clients(factory: StateClientFactory) -> Callable[[], No
     return undo
 
 
-def install(state_client_factory: StateClientFactory) -> Callable[[], None]:
+def install(state_client_factory: StateClientFactory, on_denial: DenialListener | None = None) -> Callable[[], None]:
     """Install every correction; returns the undo (which restores moto exactly)."""
     undos = [iam_resources.install(), _install_request_check(), _install_interpreter_clients(state_client_factory)]
+    if on_denial is not None:
+        _listeners.append(on_denial)
+        undos.append(lambda: _listeners.remove(on_denial))
 
     def undo() -> None:
         with contextlib.ExitStack() as stack:
