@@ -67,7 +67,7 @@ def test_bad_pipeline_values_name_the_key(section, message):
 def test_memory_at_the_bounds_is_accepted():
     for memory in (128, 10240):
         settings = GreetingSettings.from_section(load({"greeting": {"memory": memory}}).pipeline("greeting"))
-        assert settings.memory_mb == memory
+        assert settings.functions.memory_mb == memory
 
 
 @pytest.mark.parametrize(
