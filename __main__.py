@@ -4,7 +4,7 @@ import json
 
 import pulumi
 
-from infra.components.packaging import DependencyLayer, code_archive
+from infra.components.packaging import LayerCatalog, code_archive
 from infra.components.pipeline import FunctionRuntime
 from infra.config import NAMESPACE, TOP_LEVEL_KEYS, load_stack_config
 from infra.workflows import WORKFLOWS
@@ -22,14 +22,13 @@ for key in (*TOP_LEVEL_KEYS, *WORKFLOWS):
 stack = load_stack_config(
     raw, stack=pulumi.get_stack(), region=pulumi.Config("aws").require("region"), known_pipelines=list(WORKFLOWS)
 )
-layer = DependencyLayer(f"{stack.resource_prefix}-deps", stack.functions.runtime, stack.functions.architecture)
 runtime = FunctionRuntime(
     runtime=stack.functions.runtime,
     architecture=stack.functions.architecture,
     log_retention_days=stack.functions.log_retention_days,
     log_level=stack.functions.log_level,
     code=code_archive(),
-    layers=[layer.arn],
+    layers=LayerCatalog(stack.resource_prefix, stack.functions.runtime, stack.functions.architecture),
     name_prefix=stack.resource_prefix,
     tags=stack.tags,
 )

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from infra.components import grants as g
 from infra.components.function import PipelineFunction, PipelineFunctionArgs, VpcPlacement
+from infra.components.packaging import LayerCatalog
 
 # Lambda function names are limited to 64 characters.
 _MAX_FUNCTION_NAME = 64
@@ -26,7 +27,7 @@ class FunctionRuntime:
     log_retention_days: int
     log_level: str
     code: pulumi.Archive
-    layers: Sequence[pulumi.Input[str]]
+    layers: LayerCatalog  # one layer per distinct set of packages the handlers import
     name_prefix: str
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -87,7 +88,7 @@ class StepFunctionPipeline(pulumi.ComponentResource):
                     function_name=function_name(rt.name_prefix, args.pipeline, key),
                     handler=spec.handler,
                     code=rt.code,
-                    layers=rt.layers,
+                    layers=rt.layers.layers_for(spec.handler),
                     runtime=rt.runtime,
                     architecture=rt.architecture,
                     memory_mb=spec.memory_mb,
