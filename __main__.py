@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.bucket import AccessLogBucket, AccessLogBucketArgs
-from infra.components.packaging import DependencyLayer, code_archive
+from infra.components.packaging import LayerCatalog, code_archive
 from infra.components.stack import FunctionRuntime, StackContext
 from infra.config import NAMESPACE, TOP_LEVEL_KEYS, load_stack_config
 from infra.workflows import WORKFLOWS
@@ -26,7 +26,6 @@ stack_config = load_stack_config(
 )
 prefix = stack_config.resource_prefix
 account_id = aws.get_caller_identity_output().account_id
-layer = DependencyLayer(f"{prefix}-deps", stack_config.functions.runtime, stack_config.functions.architecture)
 access_logs = AccessLogBucket(
     f"{prefix}-access-logs",
     AccessLogBucketArgs(
@@ -43,7 +42,7 @@ stack = StackContext(
         architecture=stack_config.functions.architecture,
         log_level=stack_config.functions.log_level,
         code=code_archive(),
-        layers=[layer.arn],
+        layers=LayerCatalog(prefix, stack_config.functions.runtime, stack_config.functions.architecture),
     ),
     access_log_bucket=access_logs.name,
     tags=stack_config.tags,

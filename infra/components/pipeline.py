@@ -110,7 +110,7 @@ class StepFunctionPipeline(pulumi.ComponentResource):
                     function_name=function_name(stack.name_prefix, args.pipeline, key),
                     handler=spec.handler,
                     code=rt.code,
-                    layers=rt.layers,
+                    layers=rt.layers.layers_for(spec.handler),
                     runtime=rt.runtime,
                     architecture=rt.architecture,
                     memory_mb=spec.memory_mb,

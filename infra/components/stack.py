@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
+
+from infra.components.packaging import LayerCatalog
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,7 @@ class FunctionRuntime:
     architecture: str
     log_level: str
     code: pulumi.Archive
-    layers: Sequence[pulumi.Input[str]]
+    layers: LayerCatalog  # one layer per distinct set of packages the handlers import
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ def test_greeting_declares_its_table_function_state_machine_and_api(dev_program)
         ("aws:apigatewayv2/route:Route", "greeting-start-route"),
         ("aws:apigatewayv2/integration:Integration", "greeting-start-integration"),
         ("aws:apigatewayv2/stage:Stage", "greeting-start-stage"),
-        ("aws:lambda/layerVersion:LayerVersion", "sw-dev-deps-layer"),
     ]:
         assert expected in names
     assert set(dev_program.outputs["greeting"]) == {"apiUrl", "stateMachineArn", "tableName"}
