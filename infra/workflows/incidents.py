@@ -19,6 +19,7 @@ from cryptography import x509
 import pipelines.incidents.errors  # noqa: F401 - registers the pipeline's retryable errors for asl
 from infra import asl
 from infra.components import grants as g
+from infra.components import logs, trust
 from infra.components.database import CA_CERT_IDENTIFIER, DatabaseSettings, PostgresDatabase, PostgresDatabaseArgs
 from infra.components.function import VpcPlacement
 from infra.components.network import (
@@ -156,7 +157,32 @@ class IncidentsPipeline(pulumi.ComponentResource):
         tags = {**runtime.tags, "pipeline": PIPELINE}
         identifier = f"{runtime.name_prefix}-{PIPELINE}".lower()
 
-        self.network = Network(f"{name}-network", NetworkArgs(settings.network, tags), opts=child)
+        # Stand-in until PipelineKey lands: a plain customer-managed key (its default policy does
+        # not admit CloudWatch Logs yet, so encrypted log groups need PipelineKey to deploy to AWS).
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{identifier}: flow logs, RDS storage, master secret, server log, Performance Insights",
+            enable_key_rotation=True,
+            tags=tags,
+            opts=child,
+        )
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).account_id
+        region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region
+        role_path = trust.role_path(runtime.name_prefix, PIPELINE)
+        self.network = Network(
+            f"{name}-network",
+            NetworkArgs(
+                settings.network,
+                key_arn=self.key.arn,
+                flow_log_group_name=logs.flow_log_group_name(runtime.name_prefix, PIPELINE),
+                log_retention_days=runtime.log_retention_days,
+                role_path=role_path,
+                account_id=account_id,
+                region=region,
+                tags=tags,
+            ),
+            opts=child,
+        )
         self.functions_sg = security_group(
             f"{name}-functions-sg",
             SecurityGroupArgs(self.network.vpc_id, f"{identifier}: functions (HTTPS out, PostgreSQL to the db)", tags),
@@ -171,6 +197,10 @@ class IncidentsPipeline(pulumi.ComponentResource):
                 vpc_id=self.network.vpc_id,
                 subnet_ids=self.network.private_subnet_ids,
                 client_security_group_id=self.functions_sg.id,
+                key_arn=self.key.arn,
+                role_path=role_path,
+                account_id=account_id,
+                region=region,
                 log_retention_days=runtime.log_retention_days,
                 tags=tags,
             ),
@@ -192,7 +222,11 @@ class IncidentsPipeline(pulumi.ComponentResource):
             "DB_SSLMODE": "verify-full",
         }
         pagerduty_env = {"PAGERDUTY_TOKEN_SECRET_ARN": self.token.arn, "PAGERDUTY_API_BASE_URL": settings.api_base_url}
-        read_db_secret = g.secret_read(self.database.master_secret_arn)
+        # The master secret is encrypted with the pipeline key: reading it needs kms:Decrypt on it.
+        read_db_secret = [
+            g.secret_read(self.database.master_secret_arn),
+            g.kms_use(self.key.arn, ["kms:Decrypt"], "DbSecretKey"),
+        ]
         read_token = g.secret_read(self.token.arn)
 
         def spec(handler: str, grants: list[g.Grant], env: Mapping[str, pulumi.Input[str]]) -> FunctionSpec:
@@ -206,14 +240,14 @@ class IncidentsPipeline(pulumi.ComponentResource):
             )
 
         functions = {
-            "fetch-initial": spec("fetch_initial", [read_db_secret, read_token], pagerduty_env),
+            "fetch-initial": spec("fetch_initial", [*read_db_secret, read_token], pagerduty_env),
             "fetch-complete": spec(
                 "fetch_complete",
-                [read_db_secret, read_token],
+                [*read_db_secret, read_token],
                 {**pagerduty_env, "LOAD_BATCH_SIZE": str(settings.load_batch_size)},
             ),
-            "validate": spec("validate", [read_db_secret], {}),
-            "handle-error": spec("handle_error", [read_db_secret], {}),
+            "validate": spec("validate", read_db_secret, {}),
+            "handle-error": spec("handle_error", read_db_secret, {}),
         }
         self.pipeline = StepFunctionPipeline(
             name,

@@ -148,15 +148,18 @@ def test_every_function_runs_in_the_private_subnets_with_ten_minutes_and_databas
 def test_functions_read_only_their_secrets_and_manage_only_vpc_interfaces(dev_program):
     db_secret = dev_program.outputs["incidents"]["dbSecretArn"]
     token = dev_program.outputs["incidents"]["tokenSecretArn"]
+    key_arn = one(dev_program, "aws:kms/key:Key", "incidents-key").outputs["arn"]
     for key in FUNCTIONS:
         granted = statements(dev_program, key)
         readable = {
             arn for s in granted.values() if "secretsmanager:GetSecretValue" in s["Action"] for arn in s["Resource"]
         }
         assert readable == ({db_secret, token} if key.startswith("fetch-") else {db_secret})
-        assert set(granted) == {"WriteOwnLogGroup", "XRayWrite", "SecretRead", "VpcNetworking"} | (
+        assert set(granted) == {"WriteOwnLogGroup", "XRayWrite", "SecretRead", "DbSecretKey", "VpcNetworking"} | (
             {"SecretRead2"} if key.startswith("fetch-") else set()
         )
+        # The master secret is under the pipeline key: decrypt on that key only.
+        assert (granted["DbSecretKey"]["Action"], granted["DbSecretKey"]["Resource"]) == (["kms:Decrypt"], [key_arn])
         assert not any(a.startswith(("rds:", "rds-db:")) for s in granted.values() for a in s["Action"])
 
 
