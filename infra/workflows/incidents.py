@@ -18,6 +18,7 @@ from cryptography import x509
 from infra import asl
 from infra import integrations as i
 from infra.components import grants as g
+from infra.components import logs, trust
 from infra.components.database import CA_CERT_IDENTIFIER, DatabaseSettings, PostgresDatabase, PostgresDatabaseArgs
 from infra.components.function import VpcPlacement
 from infra.components.key import pipeline_key
@@ -161,7 +162,21 @@ class IncidentsPipeline(pulumi.ComponentResource):
         identifier = stack.owner(PIPELINE).lower()
 
         self.key = pipeline_key(stack, PIPELINE, "incidents: database, secrets, logs", parent=self)
-        self.network = Network(f"{name}-network", NetworkArgs(settings.network, tags), opts=child)
+        role_path = trust.role_path(stack.name_prefix, PIPELINE)
+        self.network = Network(
+            f"{name}-network",
+            NetworkArgs(
+                settings.network,
+                key_arn=self.key.arn,
+                flow_log_group_name=logs.flow_log_group_name(stack.name_prefix, PIPELINE),
+                log_retention_days=stack.log_retention_days,
+                role_path=role_path,
+                account_id=stack.account_id,
+                region=stack.region,
+                tags=tags,
+            ),
+            opts=child,
+        )
         self.functions_sg = security_group(
             f"{name}-functions-sg",
             SecurityGroupArgs(self.network.vpc_id, f"{identifier}: functions (HTTPS out, PostgreSQL to the db)", tags),
@@ -176,6 +191,10 @@ class IncidentsPipeline(pulumi.ComponentResource):
                 vpc_id=self.network.vpc_id,
                 subnet_ids=self.network.private_subnet_ids,
                 client_security_group_id=self.functions_sg.id,
+                key_arn=self.key.arn,
+                role_path=role_path,
+                account_id=stack.account_id,
+                region=stack.region,
                 log_retention_days=stack.log_retention_days,
                 tags=tags,
             ),
