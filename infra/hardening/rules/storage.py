@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from infra.hardening import policy as p
-from infra.hardening.index import BUCKET, BUCKET_LOGGING, BUCKET_POLICY, Index, get
+from infra.hardening.index import BUCKET, BUCKET_LOGGING, BUCKET_POLICY, Index, get, number
 from infra.hardening.model import Exemption, RuleSet, Selector
 from infra.hardening.rules.encryption import QUEUE, TOPIC
 from infra.sandbox.mocks import DeclaredResource
@@ -179,11 +179,7 @@ def bucket_aborts_multipart(ix: Index) -> Problems:
             for r in p.as_list(get(config, "rules"))
             if isinstance(r, dict)
         ]
-        aborting = [
-            r
-            for r in rules
-            if r.get("status") == "Enabled" and isinstance(get_days(r), int) and get_days(r) > 0 and _whole_bucket(r)
-        ]
+        aborting = [r for r in rules if r.get("status") == "Enabled" and (get_days(r) or 0) > 0 and _whole_bucket(r)]
         if not aborting:
             message = (
                 "no enabled whole-bucket lifecycle rule with abortIncompleteMultipartUpload.daysAfterInitiation"
@@ -193,11 +189,11 @@ def bucket_aborts_multipart(ix: Index) -> Problems:
             yield bucket, message
 
 
-def get_days(rule: dict[str, Any]) -> Any:
+def get_days(rule: dict[str, Any]) -> float | None:
     """``abortIncompleteMultipartUpload.daysAfterInitiation`` of a lifecycle rule."""
     block = rule.get("abortIncompleteMultipartUpload")
     block = block[0] if isinstance(block, list) and block else block
-    return block.get("daysAfterInitiation") if isinstance(block, dict) else None
+    return number(block.get("daysAfterInitiation")) if isinstance(block, dict) else None
 
 
 @RULES.rule(
