@@ -192,6 +192,11 @@ def denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
     return any(op == "bool" and "false" in values for op, values in conditions(statement, "aws:SecureTransport"))
 
 
+def usage_patterns(statement: Mapping[str, Any]) -> list[str]:
+    """The statement's Action patterns that name a KMS usage action (``kms:*``, ``kms:Decrypt`` …)."""
+    return [a for a in actions(statement) if any(action_matches(a, u) for u in KMS_USAGE_ACTIONS)]
+
+
 def any_covers(statements_: Iterable[Mapping[str, Any]], action: str) -> bool:
     """Some statement names ``action``."""
     return any(covers(s, action) for s in statements_)

@@ -164,7 +164,8 @@ def api_throttling(ix: Index) -> Problems:
         for setting in ("throttlingBurstLimit", "throttlingRateLimit"):
             value = number(get(stage, "defaultRouteSettings", setting))
             if value is None or value <= 0:
-                yield stage, f"defaultRouteSettings.{setting} is {value}, not a limit"
+                shown = "unset" if value is None else f"{value:g}"
+                yield stage, f"defaultRouteSettings.{setting} is {shown}, not a limit"
 
 
 @RULES.rule(

@@ -93,7 +93,7 @@ def key_policy_administration(ix: Index) -> Problems:
             )
             yield key, message
         for statement in admin:
-            usage = [a for a in p.KMS_USAGE_ACTIONS if p.covers(statement, a)]
+            usage = p.usage_patterns(statement)
             if usage:
                 message = (
                     f"statement {_sid(statement)} gives the account root usage actions {', '.join(usage)}: any "
@@ -142,7 +142,7 @@ def key_usage_confined(ix: Index) -> Problems:
         for statement in ix.key_statements(key):
             if not p.allows(statement):
                 continue
-            usage = [a for a in p.KMS_USAGE_ACTIONS if p.covers(statement, a)]
+            usage = p.usage_patterns(statement)
             if not usage:
                 continue
             sid = _sid(statement)
