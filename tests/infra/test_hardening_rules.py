@@ -679,6 +679,14 @@ FLAWS: list[tuple[str, str, Callable[[World], None], str]] = [
     ),
     (
         "SW-BKT7",
+        "S3 logging admitted under another prefix than the one the data bucket logs to",
+        lambda w: _policy_statement(
+            w, "logs-policy", "S3ServerAccessLogs", lambda s: s.update(Resource=f"arn:aws:s3:::{LOG_BUCKET}/other/*")
+        ),
+        "logs",
+    ),
+    (
+        "SW-BKT7",
         "S3 logging not admitted",
         lambda w: _policy_statement(w, "logs-policy", "S3ServerAccessLogs", lambda s: s.update(Effect="Deny")),
         "logs",

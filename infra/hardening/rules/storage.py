@@ -236,24 +236,31 @@ def log_bucket_policy(ix: Index) -> Problems:
     if log_bucket is None:
         return
     arn = ix.bucket_arn(log_bucket)
-    sources = [
-        ix.bucket_arn(source)
+    deliveries = [
+        (source, str(get(logging, "targetPrefix", default="")))
         for logging in ix.of_type(BUCKET_LOGGING)
         if ix.bucket(get(logging, "targetBucket")) is log_bucket
         and (source := ix.bucket(get(logging, "bucket"))) is not None
     ]
+    sources = [ix.bucket_arn(source) for source, _ in deliveries]
     admitting = [
         s
         for s in _bucket_policy_statements(ix, log_bucket)
         if p.allows(s) and S3_LOGGING_PRINCIPAL in p.principals(s, "Service")
     ]
-    if not any(p.covers(s, "s3:PutObject") and p.resource_matches(s, f"{arn}/any-log-object") for s in admitting):
-        yield log_bucket, f"its policy does not let {S3_LOGGING_PRINCIPAL} s3:PutObject into it"
+    for source, prefix in deliveries:
+        # A delivered log object's key starts with the source's target prefix.
+        key = f"{arn}/{prefix}2024-01-01-00-00-00-0123456789ABCDEF"
+        if not any(p.covers(s, "s3:PutObject") and p.resource_matches(s, key) for s in admitting):
+            message = (
+                f"its policy does not let {S3_LOGGING_PRINCIPAL} s3:PutObject under {prefix or '(no prefix)'}, "
+                f"where {source.name} logs"
+            )
+            yield log_bucket, message
     for statement in admitting:
         sid = statement.get("Sid") or "(no Sid)"
-        if p.condition_admits(statement, "aws:SourceAccount", ix.account_id) is not True or any(
-            v != ix.account_id for v in p.condition_values(statement, "aws:SourceAccount")
-        ):
+        accounts = p.condition_values(statement, "aws:SourceAccount")
+        if not accounts or any(v != ix.account_id for v in accounts):
             yield log_bucket, f"statement {sid} admits {S3_LOGGING_PRINCIPAL} without aws:SourceAccount {ix.account_id}"
         source_arns = p.condition_values(statement, "aws:SourceArn")
         if not source_arns:
