@@ -1,4 +1,4 @@
-"""``python -m infra synth | docs | demo | run | check``: the program offline, and in the sandbox."""
+"""``python -m infra synth | docs | demo | run``: the program offline, and in the sandbox."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 
 from infra.sandbox.mocks import SECRET_SIG, RecordingMocks
-from infra.sandbox.program import ProgramError, ProgramRun, load_stack_file, run_program, stack_config_file
+from infra.sandbox.program import ProgramError, ProgramRun, load_stack_file, run_program
 
 
 def _jsonable(value: Any) -> Any:
@@ -108,6 +108,7 @@ def cmd_check(args) -> int:
     """Run the hardening rule pack over the program under recording mocks; 1 on any finding."""
     from infra.hardening import check
     from infra.sandbox.mocks import ACCOUNT_ID, REGION
+    from infra.sandbox.program import stack_config_file
 
     stack = args.check_stack or args.stack
     if not stack_config_file(stack).exists():
