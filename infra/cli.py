@@ -106,6 +106,33 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    """Run the hardening rule pack over the program under recording mocks; 1 on any finding."""
+    from infra.hardening import check
+    from infra.sandbox.mocks import ACCOUNT_ID, REGION
+    from infra.sandbox.program import stack_config_file
+
+    stack = args.check_stack or args.stack
+    if not stack_config_file(stack).exists():
+        print(f"error: no {stack_config_file(stack).name} (stack {stack!r} has no configuration)", file=sys.stderr)
+        return 1
+    config = load_stack_file(stack)
+    # The mocks answer getRegion with the stack's region, so the program and the rules agree on ARNs.
+    region = str(config.get("aws:region") or REGION)
+    try:
+        run = run_program(RecordingMocks(region=region), config, stack=stack)
+    except ProgramError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    report = check(run.resources, ACCOUNT_ID, region)
+    print("\n".join(report.lines()))
+    for error in report.errors:
+        print(f"error: rule {error}", file=sys.stderr)
+    found, exempted = len(report.findings), len(report.exempted)
+    print(f"{len(report.results)} rules: {found} finding{'s' if found != 1 else ''}, {exempted} exempted")
+    return 0 if report.ok else 1
+
+
 def _table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -275,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("pipeline")
     run.add_argument("--input", default="{}", help="execution input as JSON")
     run.set_defaults(func=cmd_run)
+    check = sub.add_parser("check", help="run the hardening rule pack over the program (exit 1 on any finding)")
+    check.add_argument("--stack", dest="check_stack", help="stack whose Pulumi.<stack>.yaml to use (default: dev)")
+    check.set_defaults(func=cmd_check)
     args = parser.parse_args(argv)
     # The ASL interpreter logs every caught task failure at ERROR; executions report them anyway.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
