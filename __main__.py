@@ -44,9 +44,11 @@ stack = StackContext(
         code=code_archive(),
         layers=LayerCatalog(prefix, stack_config.functions.runtime, stack_config.functions.architecture),
     ),
-    access_log_bucket=access_logs.name,
+    access_logs=access_logs,
     tags=stack_config.tags,
 )
 pulumi.export("accessLogBucket", access_logs.name)
 for name in stack_config.enabled_pipelines:
     pulumi.export(name, WORKFLOWS[name].build(stack_config, stack))
+# Last: the log bucket's policy names every bucket the pipelines declared.
+access_logs.seal()

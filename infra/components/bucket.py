@@ -56,15 +56,18 @@ def tls_only_policy(bucket_arn: str, extra_statements: Sequence[Mapping[str, Any
     }
 
 
-def access_log_delivery_statement(bucket_arn: str, account_id: str) -> dict[str, Any]:
-    """Let S3 server access logging write logs of this account's buckets (and no one else's)."""
+def access_log_delivery_statement(bucket_arn: str, account_id: str, sources: Sequence[str]) -> dict[str, Any]:
+    """Let S3 server access logging write logs of exactly these buckets of this account."""
     return {
         "Sid": "S3ServerAccessLogsFromThisAccount",
         "Effect": "Allow",
         "Principal": {"Service": "logging.s3.amazonaws.com"},
         "Action": "s3:PutObject",
         "Resource": f"{bucket_arn}/{ACCESS_LOG_PREFIX}*",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": sorted(sources)},
+        },
     }
 
 
@@ -101,7 +104,7 @@ class _HardenedBucket(pulumi.ComponentResource):
         self,
         name: str,
         expirations: Sequence[Expiration],
-        policy_for: Callable[[pulumi.Output[str]], pulumi.Output[str]],
+        policy_for: Callable[[pulumi.Output[str]], pulumi.Output[str]] | None,
         tags: Mapping[str, str],
         former_parent: pulumi.Resource | None = None,
     ) -> pulumi.ResourceOptions:
@@ -129,14 +132,18 @@ class _HardenedBucket(pulumi.ComponentResource):
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle", bucket=self.bucket.id, rules=_lifecycle_rules(expirations), opts=bucket_child
         )
+        if policy_for is not None:
+            self._policy(name, policy_for(self.bucket.arn))
+        return bucket_child
+
+    def _policy(self, name: str, policy: pulumi.Input[str]) -> None:
         # After the public access block: a policy put first could race it.
         aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=self.bucket.id,
-            policy=policy_for(self.bucket.arn),
+            policy=policy,
             opts=pulumi.ResourceOptions(parent=self.bucket, depends_on=[self.public_access]),
         )
-        return bucket_child
 
     def _encryption(self, name: str, algorithm: str, key_arn: pulumi.Input[str] | None, opts) -> None:
         self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
@@ -164,20 +171,36 @@ class AccessLogBucketArgs:
 
 
 class AccessLogBucket(_HardenedBucket):
-    """Receives every SecureBucket's server access logs under ``s3-access/<bucket>/``."""
+    """Receives every SecureBucket's server access logs under ``s3-access/<bucket>/``.
+
+    Its policy names the buckets that log into it, so it is written by ``seal()`` once every
+    pipeline has declared its buckets (``__main__.py`` calls it last).
+    """
 
     def __init__(self, name: str, args: AccessLogBucketArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:components:AccessLogBucket", name, None, opts)
-
-        def policy_for(arn: pulumi.Output[str]) -> pulumi.Output[str]:
-            return pulumi.Output.all(arn, args.account_id).apply(
-                lambda v: json.dumps(tls_only_policy(v[0], [access_log_delivery_statement(v[0], v[1])]), indent=2)
-            )
-
+        self._name = name
+        self._account_id = args.account_id
+        self._sources: list[pulumi.Input[str]] = []
+        self._sealed = False
         expire_logs = Expiration("expire-access-logs", ACCESS_LOG_PREFIX, args.retention_days, 30)
-        bucket_opts = self._harden(name, [expire_logs], policy_for, args.tags)
+        bucket_opts = self._harden(name, [expire_logs], None, args.tags)
         # SSE-S3: server access logging cannot deliver into an SSE-KMS bucket.
         self._encryption(name, "AES256", None, bucket_opts)
+
+    def admit(self, source_bucket_arn: pulumi.Input[str]) -> None:
+        """Let ``source_bucket_arn``'s server access logs in (SecureBucket calls this)."""
+        if self._sealed:
+            raise RuntimeError("the access log bucket's policy is already written; admit buckets before seal()")
+        self._sources.append(source_bucket_arn)
+
+    def seal(self) -> None:
+        """Write the policy: TLS only, and log delivery for exactly the admitted buckets."""
+        self._sealed = True
+        policy = pulumi.Output.all(self.bucket.arn, self._account_id, *self._sources).apply(
+            lambda v: json.dumps(tls_only_policy(v[0], [access_log_delivery_statement(v[0], v[1], v[2:])]), indent=2)
+        )
+        self._policy(self._name, policy)
         self.register_outputs({"name": self.name})
 
 
@@ -186,7 +209,7 @@ class SecureBucketArgs:
     """A pipeline bucket: its key, where it logs, what expires, whether EventBridge hears of uploads."""
 
     key_arn: pulumi.Input[str]
-    access_log_bucket: pulumi.Input[str] | None
+    access_logs: AccessLogBucket | None
     expirations: Sequence[Expiration] = ()
     eventbridge: bool = False
     # The component that declared the bucket before it moved here, so `pulumi up` keeps its data.
@@ -209,11 +232,12 @@ class SecureBucket(_HardenedBucket):
             args.moved_from,
         )
         self._encryption(name, "aws:kms", args.key_arn, bucket_opts)
-        if args.access_log_bucket is not None:
+        if args.access_logs is not None:
+            args.access_logs.admit(self.arn)
             aws.s3.BucketLogging(
                 f"{name}-access-logging",
                 bucket=self.bucket.id,
-                target_bucket=args.access_log_bucket,
+                target_bucket=args.access_logs.name,
                 target_prefix=self.bucket.id.apply(lambda b: f"{ACCESS_LOG_PREFIX}{b}/"),
                 opts=bucket_opts,
             )

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pulumi
 
 from infra.components.packaging import LayerCatalog
+
+if TYPE_CHECKING:
+    from infra.components.bucket import AccessLogBucket
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ class StackContext:
     log_retention_days: int
     functions: FunctionRuntime
     # Every SecureBucket logs its server access here (None only in tests of a single component).
-    access_log_bucket: pulumi.Input[str] | None = None
+    access_logs: AccessLogBucket | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def owner(self, pipeline: str) -> str:

@@ -203,7 +203,7 @@ class RadarPipeline(pulumi.ComponentResource):
             f"{name}-data",
             SecureBucketArgs(
                 key_arn=self.key.arn,
-                access_log_bucket=stack.access_log_bucket,
+                access_logs=stack.access_logs,
                 expirations=[Expiration("expire-staging", STAGING_PREFIX, settings.staging_expiration_days)],
                 moved_from=self,
                 tags=tags,

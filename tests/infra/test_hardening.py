@@ -11,8 +11,6 @@ from infra.hardening import RULES, check
 from infra.sandbox.mocks import ACCOUNT_ID, REGION, RecordingMocks
 from infra.sandbox.program import ProgramError, load_stack_file, run_program
 
-HARDENING_LANDS = pytest.mark.xfail(strict=False, reason="hardening lands concurrently")
-
 
 def _with(section: str, **settings) -> dict:
     config = load_stack_file("dev")
@@ -38,7 +36,7 @@ _runs: dict[str, object] = {}
 
 
 def variant(name: str):
-    """The program under one variant config (run once per test session; inside the test, so xfail covers it)."""
+    """The program under one variant config (run once per test session)."""
     if name not in _runs:
         _runs[name] = run_program(RecordingMocks(), VARIANTS[name](), stack="dev")
     return _runs[name]
@@ -74,20 +72,17 @@ def test_every_rule_runs_on_the_program_as_declared_today(dev_program):
 # -- the program passes every rule ----------------------------------------------------------------
 
 
-@HARDENING_LANDS
 def test_every_rule_passes_on_the_dev_program(dev_program):
     report = check(dev_program.resources, ACCOUNT_ID, REGION)
     assert report.ok, findings_text(report)
 
 
-@HARDENING_LANDS
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_every_rule_passes_on_a_variant_program(name):
     report = check(variant(name).resources, ACCOUNT_ID, REGION)
     assert report.ok, findings_text(report)
 
 
-@HARDENING_LANDS
 def test_the_dev_program_is_exempt_only_where_aws_leaves_no_choice(dev_program):
     report = check(dev_program.resources, ACCOUNT_ID, REGION)
     exempted = {(e.rule, e.resource.typ) for e in report.exempted}
@@ -113,7 +108,6 @@ def test_the_dev_program_is_exempt_only_where_aws_leaves_no_choice(dev_program):
         assert all("apigateway.amazonaws.com" in exempt[name] for name in start_roles)
 
 
-@HARDENING_LANDS
 def test_a_pipeline_with_reserved_concurrency_is_held_to_it_not_exempted():
     program = variant("greeting with reserved concurrency")
     report = check(program.resources, ACCOUNT_ID, REGION)
