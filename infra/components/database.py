@@ -145,7 +145,7 @@ class DatabaseSettings:
             engine_version=version,
             db_name=names["dbName"],
             master_username=names["masterUsername"],
-            backup_retention_days=section.integer("backupRetentionDays", cls.backup_retention_days, 1, 35),
+            backup_retention_days=section.integer("backupRetentionDays", cls.backup_retention_days, 7, 35),
             deletion_protection=section.boolean("deletionProtection", cls.deletion_protection),
             skip_final_snapshot=section.boolean("skipFinalSnapshot", cls.skip_final_snapshot),
             multi_az=section.boolean("multiAz", cls.multi_az),

@@ -280,8 +280,8 @@ def test_subnet_blocks_split_the_vpc_into_private_and_public_twenties():
         ),
         ({"database": {"masterUsername": "postgres"}}, "stepworks:incidents.database.masterUsername:"),
         (
-            {"database": {"backupRetentionDays": 0}},
-            "stepworks:incidents.database.backupRetentionDays: 0 is out of range",
+            {"database": {"backupRetentionDays": 3}},
+            "stepworks:incidents.database.backupRetentionDays: 3 is out of range; allowed: 7–35",
         ),
         ({"database": {"deletionProtection": "yes"}}, "stepworks:incidents.database.deletionProtection:"),
     ],
