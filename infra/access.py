@@ -189,3 +189,24 @@ def compare(document: Mapping[str, Any], policy: Mapping[str, Any], region: str,
 
 def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def encrypted_resources(resources: Iterable[Any]) -> dict[str, str]:
+    """Resource ARN → the customer-managed key encrypting it (tables, buckets, topics, queues the program declares)."""
+    encrypted: dict[str, str] = {}
+    buckets = {}
+    for r in resources:
+        inputs, outputs = r.inputs, r.outputs
+        if r.typ == "aws:dynamodb/table:Table" and (inputs.get("serverSideEncryption") or {}).get("kmsKeyArn"):
+            encrypted[outputs["arn"]] = inputs["serverSideEncryption"]["kmsKeyArn"]
+        elif r.typ in ("aws:sns/topic:Topic", "aws:sqs/queue:Queue") and inputs.get("kmsMasterKeyId"):
+            encrypted[outputs["arn"]] = inputs["kmsMasterKeyId"]
+        elif r.typ == "aws:s3/bucket:Bucket":
+            buckets[r.id] = outputs["arn"]
+    for r in resources:
+        if r.typ == "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+            for rule in r.inputs.get("rules") or []:
+                key = (rule.get("applyServerSideEncryptionByDefault") or {}).get("kmsMasterKeyId")
+                if key and r.inputs.get("bucket") in buckets:
+                    encrypted[buckets[r.inputs["bucket"]]] = key
+    return encrypted

@@ -17,23 +17,7 @@ VARIANTS = {
 
 
 def encrypted_resources(program) -> dict[str, str]:
-    """Resource ARN → the customer-managed key that encrypts it, from what the program declares."""
-    encrypted = {}
-    for table in program.of_type("aws:dynamodb/table:Table"):
-        key = (table.inputs.get("serverSideEncryption") or {}).get("kmsKeyArn")
-        if key:
-            encrypted[table.outputs["arn"]] = key
-    buckets = {b.id: b.outputs["arn"] for b in program.of_type("aws:s3/bucket:Bucket")}
-    typ = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-    for config in program.of_type(typ):
-        for rule in config.inputs["rules"]:
-            key = (rule.get("applyServerSideEncryptionByDefault") or {}).get("kmsMasterKeyId")
-            if key:
-                encrypted[buckets[config.inputs["bucket"]]] = key
-    for topic in program.of_type("aws:sns/topic:Topic"):
-        if topic.inputs.get("kmsMasterKeyId"):
-            encrypted[topic.outputs["arn"]] = topic.inputs["kmsMasterKeyId"]
-    return encrypted
+    return access.encrypted_resources(program.resources)
 
 
 def machines_with_policies(program):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+from infra.components.grants import KMS_TABLE_WRITE
 from infra.hardening import RULES, check, rule
 from infra.hardening import policy as p
 from infra.hardening.index import Index
@@ -134,6 +135,27 @@ QUEUE_ARN = arn("sqs", f"{OWNER}-dlq")
 XRAY = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
 
+def _invoke(function: str, next_state: str) -> dict:
+    return {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": function},
+            "Next": next_state}  # fmt: skip
+
+
+# What the state machine's role grants, and nothing else: SW-SFN3 reads it from this definition.
+MACHINE_DEFINITION = {
+    "StartAt": "Work",
+    "States": {
+        "Work": _invoke(FUNCTION_ARNS["work"], "Other"),
+        "Other": _invoke(FUNCTION_ARNS["other"], "Put"),
+        "Put": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::dynamodb:putItem",
+            "Parameters": {"TableName": f"{OWNER}-table", "Item": {"id": {"S.$": "$.id"}}},
+            "End": True,
+        },
+    },
+}
+
+
 def role_policies() -> dict[str, list[dict]]:
     data = f"arn:aws:s3:::{DATA_BUCKET}"
     return {
@@ -155,7 +177,7 @@ def role_policies() -> dict[str, list[dict]]:
         "sfn": [
             allow(["lambda:InvokeFunction"], [*FUNCTION_ARNS.values()], "Invoke"),
             allow(["dynamodb:PutItem"], [TABLE_ARN], "TablePutItem"),
-            allow(["kms:Decrypt", "kms:GenerateDataKey"], [KEY_ARN], "TableKey"),
+            allow(list(KMS_TABLE_WRITE), [KEY_ARN], "TableKey"),
             allow(["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:DescribeLogGroups"], ["*"], "Delivery"),
             allow(XRAY, ["*"], "XRay"),
         ],
@@ -271,6 +293,7 @@ def hardened_world() -> World:
         "aws:sfn/stateMachine:StateMachine",
         "demo-sfn",
         {"name": OWNER, "roleArn": role_arn("sfn"), "tracingConfiguration": {"enabled": True},
+         "definition": json.dumps(MACHINE_DEFINITION),
          "loggingConfiguration": {"level": "ALL", "includeExecutionData": False,
                                   "logDestination": f"{LOGS_BASE}{LOG_GROUPS['sfn-logs']}:*"}},
         MACHINE_ARN,
@@ -475,6 +498,10 @@ def _drop_key_statement(w: World, sid: str) -> None:
 
 def _policy_statement(w: World, handle: str, sid: str, change: Callable[[dict], None]) -> None:
     edit_policy(w[handle], lambda statements: change(statement(statements, sid)))
+
+
+def _drop_statement(w: World, handle: str, sid: str) -> None:
+    edit_policy(w[handle], lambda statements: statements.remove(statement(statements, sid)))
 
 
 def _lose_log_bucket_sse(w: World) -> None:
@@ -868,6 +895,15 @@ FLAWS: list[tuple[str, str, Callable[[World], None], str]] = [
     ("SW-API1", "no access logs", lambda w: _drop(w["stage"], "accessLogSettings"), "demo-stage"),
     ("SW-API2", "no throttling", lambda w: _drop(w["stage"], "defaultRouteSettings"), "demo-stage"),
     ("SW-API3", "open route", lambda w: _set(w["route"], "NONE", "authorizationType"), "demo-route"),
+    ("SW-SFN3", "a state's table not granted", lambda w: _drop_statement(w, "sfn-policy", "TablePutItem"), "demo-sfn"),
+    (
+        "SW-SFN3",
+        "a grant no state uses",
+        lambda w: _policy_statement(
+            w, "sfn-policy", "Invoke", lambda s: s["Resource"].append(arn("lambda", "function:x"))
+        ),
+        "demo-sfn",
+    ),
 ]
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 
+from infra import access
 from infra.hardening.index import Index, get, number, strip_stream_suffix
 from infra.hardening.model import Exemption, RuleSet, Selector
 from infra.sandbox.mocks import DeclaredResource
@@ -133,6 +135,31 @@ def state_machine_tracing(ix: Index) -> Problems:
     for machine in ix.of_type(STATE_MACHINE):
         if get(machine, "tracingConfiguration", "enabled") is not True:
             yield machine, "tracingConfiguration.enabled is not true"
+
+
+@RULES.rule(
+    "SW-SFN3",
+    "state machine role matches its definition",
+    "Every state machine's role grants exactly what its definition's Tasks use, read from the rendered ASL alone "
+    "(infra/access.py): no state whose resource (or that resource's key) is not granted, no grant no state uses. "
+    "Log delivery and X-Ray, which AWS only allows on '*', are the role's own.",
+    (STATE_MACHINE,),
+)
+def state_machine_role_matches_definition(ix: Index) -> Problems:
+    encrypted = access.encrypted_resources(ix.resources)
+    for machine in ix.of_type(STATE_MACHINE):
+        role = ix.role(get(machine, "roleArn"))
+        if role is None:
+            yield machine, f"role {get(machine, 'roleArn')} is not a role the program declares"
+            continue
+        try:
+            definition = json.loads(get(machine, "definition"))
+        except (TypeError, json.JSONDecodeError):
+            yield machine, "its definition is not JSON"
+            continue
+        policy = {"Statement": ix.role_statements(role)}
+        for problem in access.compare(definition, policy, ix.region, ix.account_id, encrypted):
+            yield machine, problem
 
 
 @RULES.rule(
