@@ -1,16 +1,22 @@
-"""Small helpers for writing Amazon States Language as dicts, and static checks over a definition.
+"""Amazon States Language as dicts: tasks that carry their grants, retry/catch presets, static checks.
 
 Workflows build their definitions from these so retry policy, error names and timeouts are
-decided in one place. The retryable error names come from ``pipelines.common.errors`` so the
-Lambda side and the state machine side cannot drift apart.
+decided in one place. A state built by an integration builder (``infra/integrations.py``) is a
+``Task``: the ASL state together with the IAM grants it needs. ``Definition.of`` turns a
+definition holding Tasks into the plain ASL document and the union of the grants, which is
+exactly what the state machine's role is given: no state without its grant, no grant without
+its state.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pipelines.common.errors import retryable_error_names
+from infra.components.grants import ResolvedGrant
+from pipelines.common.errors import RetryableError
 
 # Lambda's own transient failures (AWS guidance), retried on every Lambda task.
 LAMBDA_TRANSIENT_ERRORS = (
@@ -26,7 +32,12 @@ DYNAMODB_TRANSIENT_ERRORS = (
     "DynamoDB.InternalServerErrorException",
     "DynamoDB.RequestLimitExceeded",
 )
-
+# SNS publish: throttling and SNS's own failures (the optimized integration's error names).
+SNS_TRANSIENT_ERRORS = ("SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException")
+# S3 through the AWS SDK integration: a 5xx or a throttle is worth another try.
+S3_TRANSIENT_ERRORS = ("S3.InternalErrorException", "S3.SlowDownException", "S3.ServiceUnavailableException")
+# Step Functions startExecution: throttling only (an existing name is idempotent success).
+SFN_TRANSIENT_ERRORS = ("StepFunctions.ThrottlingException", "StepFunctions.SfnException")
 
 # A Task waits this much longer than its function's own timeout, so a timed-out function
 # reports its own error (with its logs) before the state gives up on it.
@@ -36,6 +47,14 @@ TASK_TIMEOUT_MARGIN_S = 30
 def task_timeout_for(function_timeout_s: int) -> int:
     """TimeoutSeconds of a Task invoking a function with ``function_timeout_s``."""
     return function_timeout_s + TASK_TIMEOUT_MARGIN_S
+
+
+def error_names(*errors: type[RetryableError]) -> tuple[str, ...]:
+    """The ``ErrorEquals`` names of a pipeline's retryable errors (classes, so a rename is caught)."""
+    for error in errors:
+        if not (isinstance(error, type) and issubclass(error, RetryableError)):
+            raise TypeError(f"{error!r} is not a RetryableError: only errors a second try can fix are retried")
+    return tuple(sorted({error.__name__ for error in errors}))
 
 
 def retry(
@@ -57,9 +76,9 @@ def retry(
     }
 
 
-def lambda_retries(**kwargs) -> list[dict[str, Any]]:
-    """Retry Lambda's transient errors and the pipelines' own retryable errors."""
-    return [retry([*LAMBDA_TRANSIENT_ERRORS, *retryable_error_names()], **kwargs)]
+def lambda_retries(pipeline_errors: Sequence[str], **kwargs) -> list[dict[str, Any]]:
+    """Retry Lambda's transient errors and the retryable errors of the pipeline's own functions."""
+    return [retry([*LAMBDA_TRANSIENT_ERRORS, *pipeline_errors], **kwargs)]
 
 
 def catch_all(next_state: str, result_path: str = "$.error") -> list[dict[str, Any]]:
@@ -67,56 +86,53 @@ def catch_all(next_state: str, result_path: str = "$.error") -> list[dict[str, A
     return [{"ErrorEquals": ["States.ALL"], "ResultPath": result_path, "Next": next_state}]
 
 
-def lambda_task(
-    function_arn: str,
-    *,
-    next_state: str | None = None,
-    payload: Mapping[str, Any] | None = None,
-    timeout_s: int,
-    catch_to: str,
-    result_path: str | None = "$",
-    result_selector: Mapping[str, Any] | None = None,
-    retries: Sequence[Mapping[str, Any]] | None = None,
-    comment: str | None = None,
-) -> dict[str, Any]:
-    """A Task invoking a Lambda function (``timeout_s`` is required so no task can hang).
-
-    By default the state's output is the function's return value. With ``result_path`` the
-    result is merged into the input there (shaped by ``result_selector`` over the invoke
-    response, e.g. ``{"orgs.$": "$.Payload.orgs"}``); ``None`` discards it.
-    """
-    state: dict[str, Any] = {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::lambda:invoke",
-        "Parameters": {"FunctionName": function_arn, "Payload.$": "$"}
-        if payload is None
-        else {"FunctionName": function_arn, "Payload": dict(payload)},
-        "TimeoutSeconds": timeout_s,
-        "Retry": list(retries) if retries is not None else lambda_retries(),
-        "Catch": catch_all(catch_to),
-    }
-    if result_path == "$" and result_selector is None:
-        state["OutputPath"] = "$.Payload"
-    else:
-        if result_selector is not None:
-            state["ResultSelector"] = dict(result_selector)
-        state["ResultPath"] = result_path
-    if comment:
-        state["Comment"] = comment
-    _chain(state, next_state)
-    return state
-
-
-def _chain(state: dict[str, Any], next_state: str | None) -> None:
+def chain(state: dict[str, Any], next_state: str | None) -> dict[str, Any]:
+    """Set ``Next`` (or ``End`` when ``next_state`` is None) on ``state``."""
     if next_state is None:
         state["End"] = True
     else:
         state["Next"] = next_state
+    return state
 
 
 def fail_with_cause(error: str, error_path: str = "$.error.Error", cause_path: str = "$.error.Cause") -> dict:
     """A Fail state carrying the caught error's name and cause."""
     return {"Type": "Fail", "Comment": error, "ErrorPath": error_path, "CausePath": cause_path}
+
+
+@dataclass(frozen=True)
+class Task:
+    """An ASL state and the grants the state machine's role needs to run it."""
+
+    state: dict[str, Any]
+    grants: tuple[ResolvedGrant, ...]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A rendered state machine: the ASL document and the grants its states use."""
+
+    document: dict[str, Any]
+    grants: tuple[ResolvedGrant, ...]
+
+    @classmethod
+    def of(cls, document: Mapping[str, Any]) -> Definition:
+        """Replace every Task (at any depth: Parallel branches, Map processors) by its state."""
+        grants: list[ResolvedGrant] = []
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, Task):
+                grants.extend(value.grants)
+                return plain(value.state)
+            if isinstance(value, Mapping):
+                return {k: plain(v) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return [plain(v) for v in value]
+            return value
+
+        rendered = plain(document)
+        unique = {(g.sid, g.actions, g.resources, json.dumps(g.conditions, sort_keys=True)): g for g in grants}
+        return cls(rendered, tuple(unique.values()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,12 +162,42 @@ def _targets(state: Mapping[str, Any]) -> list[str]:
     return targets
 
 
+TASK_TOKEN = "$$.Task.Token"
+
+
+def passes_task_token(parameters: Any) -> bool:
+    """True when some ``….$`` parameter (at any depth) reads or formats the task token."""
+    if isinstance(parameters, Mapping):
+        return any(
+            (key.endswith(".$") and isinstance(value, str) and TASK_TOKEN in value) or passes_task_token(value)
+            for key, value in parameters.items()
+        )
+    if isinstance(parameters, list):
+        return any(passes_task_token(v) for v in parameters)
+    return False
+
+
+def _check_task(label: str, name: str, state: Mapping[str, Any]) -> list[str]:
+    problems = [
+        f"{label}: Task {name} has no {key}" for key in ("TimeoutSeconds", "Retry", "Catch") if key not in state
+    ]
+    timeout, heartbeat = state.get("TimeoutSeconds"), state.get("HeartbeatSeconds")
+    if heartbeat is not None and timeout is not None and heartbeat >= timeout:
+        problems.append(f"{label}: Task {name} has HeartbeatSeconds {heartbeat} not below TimeoutSeconds {timeout}")
+    if str(state.get("Resource", "")).endswith(".waitForTaskToken") and not passes_task_token(state.get("Parameters")):
+        # Nobody could ever answer: the execution would wait until TimeoutSeconds every time.
+        problems.append(f"{label}: token Task {name} does not pass {TASK_TOKEN} in its Parameters")
+    return problems
+
+
 def check_definition(definition: Mapping[str, Any]) -> list[str]:
     """Problems found in a definition (empty when it passes).
 
     Checks every machine (top level, Parallel branches, Map processors): StartAt exists, every
     transition target exists, every state is reachable, non-terminal states have Next or End,
-    every Task has TimeoutSeconds, Retry and Catch, and ``States.ALL`` stands alone and last.
+    every Task has TimeoutSeconds, Retry and Catch (and a HeartbeatSeconds below its
+    TimeoutSeconds), a ``.waitForTaskToken`` Task passes ``$$.Task.Token``, and ``States.ALL``
+    stands alone and last.
     """
     problems: list[str] = []
     for where, machine in _nested_machines(definition):
@@ -170,9 +216,7 @@ def check_definition(definition: Mapping[str, Any]) -> list[str]:
             if kind not in ("Succeed", "Fail", "Choice") and not terminal and "Next" not in state:
                 problems.append(f"{label}: {name} has neither Next nor End")
             if kind == "Task":
-                for required in ("TimeoutSeconds", "Retry", "Catch"):
-                    if required not in state:
-                        problems.append(f"{label}: Task {name} has no {required}")
+                problems += _check_task(label, name, state)
             for rules in (state.get("Retry", []), state.get("Catch", [])):
                 for i, rule in enumerate(rules):
                     if "States.ALL" in rule["ErrorEquals"] and (len(rule["ErrorEquals"]) > 1 or i != len(rules) - 1):

@@ -1,4 +1,4 @@
-"""``python -m infra synth | docs | demo | run``: the program offline, and in the sandbox."""
+"""``python -m infra synth | docs | layers | demo | run``: the program offline, and in the sandbox."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import json
 import logging
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
+from infra.components import packaging
 from infra.sandbox.mocks import SECRET_SIG, RecordingMocks
-from infra.sandbox.program import ProgramError, ProgramRun, load_stack_file, run_program
+from infra.sandbox.program import ProgramError, ProgramRun, load_stack_file, run_program, stack_config_file
 
 
 def _jsonable(value: Any) -> Any:
@@ -104,11 +106,109 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    """Run the hardening rule pack over the program under recording mocks; 1 on any finding."""
+    from infra.hardening import check
+    from infra.sandbox.mocks import ACCOUNT_ID, REGION
+    from infra.sandbox.program import stack_config_file
+
+    stack = args.check_stack or args.stack
+    if not stack_config_file(stack).exists():
+        print(f"error: no {stack_config_file(stack).name} (stack {stack!r} has no configuration)", file=sys.stderr)
+        return 1
+    config = load_stack_file(stack)
+    # The mocks answer getRegion with the stack's region, so the program and the rules agree on ARNs.
+    region = str(config.get("aws:region") or REGION)
+    try:
+        run = run_program(RecordingMocks(region=region), config, stack=stack)
+    except ProgramError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    report = check(run.resources, ACCOUNT_ID, region)
+    print("\n".join(report.lines()))
+    for error in report.errors:
+        print(f"error: rule {error}", file=sys.stderr)
+    found, exempted = len(report.findings), len(report.exempted)
+    print(f"{len(report.results)} rules: {found} finding{'s' if found != 1 else ''}, {exempted} exempted")
+    return 0 if report.ok else 1
+
+
 def _table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+@dataclass
+class LayerUse:
+    """One dependency layer the program declares (or none), and the functions that use it."""
+
+    layer: str  # layer name, "" for the functions that need no third-party package
+    requirements: tuple[str, ...]
+    runtime: str
+    architecture: str
+    functions: list[str] = field(default_factory=list)
+
+
+def layer_uses(run: ProgramRun) -> list[LayerUse]:
+    """The declared layers, each with its requirement lines and the functions that use it."""
+    names = {r.outputs.get("arn"): r.inputs["layerName"] for r in run.of_type("aws:lambda/layerVersion:LayerVersion")}
+    uses: dict[tuple[str, ...], LayerUse] = {}
+    for fn in run.of_type("aws:lambda/function:Function"):
+        arns = tuple(fn.inputs.get("layers") or ())
+        use = uses.get(arns)
+        if use is None:
+            use = uses[arns] = LayerUse(
+                layer=", ".join(names.get(arn, arn) for arn in arns),
+                requirements=packaging.handler_requirements(fn.inputs["handler"]),
+                runtime=fn.inputs["runtime"],
+                architecture=(fn.inputs.get("architectures") or ["x86_64"])[0],
+            )
+        use.functions.append(fn.inputs.get("name") or fn.name)
+    for use in uses.values():
+        use.functions.sort()
+    return sorted(uses.values(), key=lambda u: (u.layer == "", u.layer))
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.1f} MB"
+
+
+def cmd_layers(args) -> int:
+    if not stack_config_file(args.stack).exists():
+        name = stack_config_file(args.stack).name
+        print(f"error: no {name}: stack {args.stack!r} is not configured", file=sys.stderr)
+        return 2
+    uses = layer_uses(_recorded_program(args.stack))
+    header = ["layer", "packages", "functions"]
+    rows = []
+    over_limit = False
+    code = packaging.code_size()
+    for use in uses:
+        row = [use.layer or "(none)", ", ".join(use.requirements) or "-", ", ".join(use.functions)]
+        if args.build:
+            size = 0
+            if use.requirements:
+                print(f"building {use.layer} ({len(use.requirements)} packages) …", file=sys.stderr, flush=True)
+                try:
+                    zip_path = packaging.build_layer_zip(
+                        use.requirements, packaging.python_version_of(use.runtime), use.architecture
+                    )
+                except packaging.PackagingError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    return 1
+                size = packaging.unzipped_size(zip_path)
+            total = size + code
+            fits = total <= packaging.LAMBDA_UNZIPPED_LIMIT_BYTES
+            over_limit |= not fits
+            limit = packaging.LAMBDA_UNZIPPED_LIMIT_BYTES // 2**20
+            row += [_mb(size), f"{_mb(total)} {'≤' if fits else '>'} {limit} MB{'' if fits else ' OVER LIMIT'}"]
+        rows.append(row)
+    if args.build:
+        header += ["layer unzipped", "with code"]
+    print(_table([header, *rows]))
+    return 1 if over_limit else 0
 
 
 def cmd_demo(args) -> int:
@@ -189,12 +289,22 @@ def main(argv: list[str] | None = None) -> int:
     docs = sub.add_parser("docs", help="write a Mermaid diagram page per pipeline")
     docs.add_argument("--out", default="docs", help="directory to write into (default: docs)")
     docs.set_defaults(func=cmd_docs)
+    layers = sub.add_parser("layers", help="list the dependency layers: packages, functions and (--build) sizes")
+    # Also accepted after the subcommand: `python -m infra layers --stack prod`.
+    layers.add_argument("--stack", default=argparse.SUPPRESS, help="as above")
+    layers.add_argument(
+        "--build", action="store_true", help="build each layer for Lambda (cached) and report its unzipped size"
+    )
+    layers.set_defaults(func=cmd_layers)
     demo = sub.add_parser("demo", help="deploy every enabled pipeline into the sandbox and run each")
     demo.set_defaults(func=cmd_demo)
     run = sub.add_parser("run", help="start one execution in the sandbox and follow it")
     run.add_argument("pipeline")
     run.add_argument("--input", default="{}", help="execution input as JSON")
     run.set_defaults(func=cmd_run)
+    check = sub.add_parser("check", help="run the hardening rule pack over the program (exit 1 on any finding)")
+    check.add_argument("--stack", dest="check_stack", help="stack whose Pulumi.<stack>.yaml to use (default: dev)")
+    check.set_defaults(func=cmd_check)
     args = parser.parse_args(argv)
     # The ASL interpreter logs every caught task failure at ERROR; executions report them anyway.
     logging.getLogger("moto").setLevel(logging.CRITICAL)

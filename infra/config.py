@@ -8,6 +8,7 @@ Every bad value raises ``ConfigError`` with one line naming the key and what is 
 from __future__ import annotations
 
 import re
+import urllib.parse
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -144,12 +145,28 @@ class Section:
             ) from None
         return value
 
-    def string_list(self, name: str, default: Sequence[str] = ()) -> tuple[str, ...]:
-        """A list of strings."""
+    def string_list(
+        self, name: str, default: Sequence[str] = (), allowed: Sequence[str] | None = None
+    ) -> tuple[str, ...]:
+        """A list of strings, each one of ``allowed`` if given."""
         value = self.values.get(name, list(default))
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ConfigError(f"{self.key(name)}: {_describe(value)} is not allowed; allowed: a list of strings")
+        for item in value:
+            if allowed is not None and item not in allowed:
+                raise ConfigError(f'{self.key(name)}: unknown value "{item}"; allowed: {", ".join(allowed)}')
         return tuple(value)
+
+    def service_url(self, name: str, default: str | None = None) -> str | None:
+        """An HTTPS URL (plain HTTP only to 127.0.0.1, where the sandbox serves its fakes)."""
+        value = self.string(name, default)
+        if value is None:
+            return None
+        parts = urllib.parse.urlsplit(value)
+        loopback = parts.scheme == "http" and parts.hostname == "127.0.0.1"
+        if not ((parts.scheme == "https" or loopback) and parts.hostname and not parts.username):
+            raise ConfigError(f"{self.key(name)}: {_describe(value)} is not allowed; allowed: an https URL")
+        return value
 
     def section(self, name: str) -> Section:
         """A nested object."""
@@ -158,6 +175,38 @@ class Section:
     def raw(self, name: str, default: Any = None) -> Any:
         """The unvalidated value (for a workflow that validates it with its own logic)."""
         return self.values.get(name, default)
+
+
+# AWS's default concurrency quota per account and region; a reservation cannot exceed it.
+MAX_RESERVED_CONCURRENCY = 1000
+FUNCTION_KEYS = ("memory", "timeout", "reservedConcurrency")
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """A pipeline's function sizing: ``memory``, ``timeout`` and ``reservedConcurrency`` of its section."""
+
+    memory_mb: int = 256
+    timeout_s: int = 30
+    # None: the functions share the account's unreserved pool (the default; see README).
+    reserved_concurrency: int | None = None
+
+    @classmethod
+    def from_section(cls, section: Section, memory_mb: int, timeout_s: int) -> FunctionSettings:
+        """Read the three keys (``FUNCTION_KEYS``) with the pipeline's defaults."""
+        reserved = section.raw("reservedConcurrency")
+        if reserved is not None:
+            if reserved in (0, "0"):
+                raise ConfigError(
+                    f"{section.key('reservedConcurrency')}: 0 throttles every invocation; allowed: "
+                    f"1–{MAX_RESERVED_CONCURRENCY}, or unset (to stop a pipeline, disable its trigger)"
+                )
+            reserved = section.integer("reservedConcurrency", 1, 1, MAX_RESERVED_CONCURRENCY)
+        return cls(
+            memory_mb=section.memory_mb(default=memory_mb),
+            timeout_s=section.timeout_s(default=timeout_s),
+            reserved_concurrency=reserved,
+        )
 
 
 @dataclass(frozen=True)
@@ -180,6 +229,8 @@ class StackConfig:
     functions: FunctionDefaults
     tags: Mapping[str, str]
     pipeline_sections: Mapping[str, Section] = field(default_factory=dict)
+    # Days the stack's log bucket keeps S3 server access logs.
+    access_log_retention_days: int = 365
 
     @property
     def resource_prefix(self) -> str:
@@ -191,7 +242,15 @@ class StackConfig:
         return self.pipeline_sections.get(name) or Section(f"{NAMESPACE}:{name}", None)
 
 
-TOP_LEVEL_KEYS = ("pipelines", "logRetentionDays", "lambdaRuntime", "lambdaArchitecture", "logLevel", "tags")
+TOP_LEVEL_KEYS = (
+    "pipelines",
+    "logRetentionDays",
+    "accessLogRetentionDays",
+    "lambdaRuntime",
+    "lambdaArchitecture",
+    "logLevel",
+    "tags",
+)
 
 
 def load_stack_config(
@@ -218,6 +277,7 @@ def load_stack_config(
         log_retention_days=retention,
         log_level=top.string("logLevel", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
     )
+    access_log_retention_days = top.integer("accessLogRetentionDays", 365, 1, 3653)
     tags = top.raw("tags", {})
     if not isinstance(tags, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         raise ConfigError(f"{NAMESPACE}:tags: {_describe(tags)} is not allowed; allowed: an object of string values")
@@ -229,4 +289,5 @@ def load_stack_config(
         functions=functions,
         tags={"project": "stepworks", "stack": stack, **tags},
         pipeline_sections=sections,
+        access_log_retention_days=access_log_retention_days,
     )

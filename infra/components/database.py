@@ -3,6 +3,9 @@
 The master password is generated and rotated by RDS and kept in Secrets Manager
 (``manage_master_user_password``); the program never sees it. A parameter group forces TLS,
 and the security group admits PostgreSQL connections from one client security group only.
+The pipeline's key encrypts the storage, the master secret, the exported server log and (when
+switched on) Performance Insights. Enhanced Monitoring (every 60 s by default) runs under a role
+of its own that only RDS, for this one instance, may assume.
 """
 
 from __future__ import annotations
@@ -14,13 +17,24 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from infra.components import grants as g
+from infra.components.logs import LogGroupArgs, encrypted_log_group, rds_log_group_name
 from infra.components.network import SecurityGroupArgs, security_group
+from infra.components.trust import trust_policy
 from infra.config import ConfigError, Section
 
 POSTGRES_PORT = 5432
 # The RDS CA the instance's certificate is issued by; its root is in the bundle functions ship.
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Enhanced Monitoring intervals RDS accepts, in seconds; 0 turns it off.
+MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
+# Performance Insights retention RDS accepts: 7 days, whole 31-day months (1–23), or 731 (2 years).
+PI_RETENTION_DAYS = (7, *(31 * months for months in range(1, 24)), 731)
+MONITORING_PRINCIPAL = "monitoring.rds.amazonaws.com"
+# Where Enhanced Monitoring writes: one log group per account and region that RDS itself
+# creates on first use, shared by every instance there (each writes a stream of its own).
+ENHANCED_MONITORING_LOG_GROUP = "RDSOSMetrics"
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,12 @@ class DatabaseSettings:
     deletion_protection: bool = True
     skip_final_snapshot: bool = False
     multi_az: bool = False
+    monitoring_interval: int = 60
+    # AWS restricts Performance Insights by instance class for RDS for MariaDB and MySQL (the micro
+    # and small classes) but not for RDS for PostgreSQL, on any available engine version: no
+    # class/version combination is refused here.
+    performance_insights: bool = False
+    performance_insights_retention_days: int = 7
 
     @property
     def parameter_group_family(self) -> str:
@@ -58,6 +78,9 @@ class DatabaseSettings:
                 "deletionProtection",
                 "skipFinalSnapshot",
                 "multiAz",
+                "monitoringInterval",
+                "performanceInsights",
+                "performanceInsightsRetentionDays",
             ]
         )
         instance_class = section.string("instanceClass", cls.instance_class)
@@ -95,6 +118,26 @@ class DatabaseSettings:
                     "(starting with a letter, not a reserved name)"
                 )
             names[key] = value
+        monitoring = _one_of(
+            section,
+            "monitoringInterval",
+            cls.monitoring_interval,
+            MONITORING_INTERVALS,
+            "0 (off), 1, 5, 10, 15, 30 or 60",
+        )
+        insights = section.boolean("performanceInsights", cls.performance_insights)
+        if not insights and "performanceInsightsRetentionDays" in section.values:
+            raise ConfigError(
+                f"{section.key('performanceInsightsRetentionDays')}: only applies with performanceInsights: true; "
+                "remove it or turn Performance Insights on"
+            )
+        retention = _one_of(
+            section,
+            "performanceInsightsRetentionDays",
+            cls.performance_insights_retention_days,
+            PI_RETENTION_DAYS,
+            "7, a multiple of 31 from 31 to 713 (whole months) or 731",
+        )
         return cls(
             instance_class=instance_class,
             allocated_storage_gb=allocated,
@@ -102,11 +145,23 @@ class DatabaseSettings:
             engine_version=version,
             db_name=names["dbName"],
             master_username=names["masterUsername"],
-            backup_retention_days=section.integer("backupRetentionDays", cls.backup_retention_days, 1, 35),
+            backup_retention_days=section.integer("backupRetentionDays", cls.backup_retention_days, 7, 35),
             deletion_protection=section.boolean("deletionProtection", cls.deletion_protection),
             skip_final_snapshot=section.boolean("skipFinalSnapshot", cls.skip_final_snapshot),
             multi_az=section.boolean("multiAz", cls.multi_az),
+            monitoring_interval=monitoring,
+            performance_insights=insights,
+            performance_insights_retention_days=retention,
         )
+
+
+def _one_of(section: Section, name: str, default: int, allowed: Sequence[int], described: str) -> int:
+    value = section.raw(name, default)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+        raise ConfigError(f"{section.key(name)}: {value!r} is not allowed; allowed: {described}")
+    return value
 
 
 @dataclass
@@ -118,8 +173,36 @@ class PostgresDatabaseArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[str]]
     client_security_group_id: pulumi.Input[str]
+    key_arn: pulumi.Input[str]  # the pipeline key: storage, master secret, server log, Performance Insights
+    role_path: pulumi.Input[str]  # trust.role_path(prefix, pipeline): the monitoring role's path
+    account_id: pulumi.Input[str]
+    region: pulumi.Input[str]
     log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def instance_arn(region: pulumi.Input[str], account_id: pulumi.Input[str], identifier: str) -> pulumi.Output[str]:
+    """The DB instance's ARN, known before the instance exists (its monitoring role's ``aws:SourceArn``)."""
+    return pulumi.Output.concat("arn:aws:rds:", region, ":", account_id, ":db:", identifier)
+
+
+def enhanced_monitoring_grants(region: pulumi.Input[str], account_id: pulumi.Input[str]) -> list[g.Grant]:
+    """AWS's ``AmazonRDSEnhancedMonitoringRole``, narrowed from ``RDS*`` in any account and region to
+    ``RDSOSMetrics`` in this one."""
+    group = pulumi.Output.concat("arn:aws:logs:", region, ":", account_id, ":log-group:", ENHANCED_MONITORING_LOG_GROUP)
+    return [
+        # RDS creates the shared group on first use (and sets its retention) with this role.
+        g.Grant(
+            "EnhancedMonitoringLogGroup",
+            ("logs:CreateLogGroup", "logs:PutRetentionPolicy"),
+            [group, pulumi.Output.concat(group, ":*")],
+        ),
+        g.Grant(
+            "EnhancedMonitoringLogStreams",
+            ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents"),
+            [pulumi.Output.concat(group, ":log-stream:*")],
+        ),
+    ]
 
 
 class PostgresDatabase(pulumi.ComponentResource):
@@ -177,14 +260,35 @@ class PostgresDatabase(pulumi.ComponentResource):
             description=f"PostgreSQL to {args.identifier}",
             opts=child,
         )
-        # Created first so the exported server log has a retention instead of keeping logs forever.
-        server_log = aws.cloudwatch.LogGroup(
+        # Created first so the exported server log is encrypted and retained, not created by RDS
+        # without either.
+        server_log = encrypted_log_group(
             f"{name}-server-log",
-            name=f"/aws/rds/instance/{args.identifier}/postgresql",
-            retention_in_days=args.log_retention_days,
-            tags=tags,
-            opts=child,
+            LogGroupArgs(rds_log_group_name(args.identifier), args.log_retention_days, args.key_arn, tags),
+            self,
         )
+        instance_after: list[pulumi.Resource] = [server_log]
+        self.monitoring_role: aws.iam.Role | None = None
+        if settings.monitoring_interval:
+            self.monitoring_role = aws.iam.Role(
+                f"{name}-monitoring-role",
+                path=args.role_path,
+                assume_role_policy=trust_policy(
+                    MONITORING_PRINCIPAL, args.account_id, instance_arn(args.region, args.account_id, args.identifier)
+                ),
+                description=f"RDS Enhanced Monitoring of {args.identifier} into RDSOSMetrics",
+                tags=tags,
+                opts=child,
+            )
+            instance_after.append(
+                aws.iam.RolePolicy(
+                    f"{name}-monitoring-policy",
+                    role=self.monitoring_role.id,
+                    policy=g.policy_document(enhanced_monitoring_grants(args.region, args.account_id)),
+                    opts=child,
+                )
+            )
+        insights = settings.performance_insights
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=args.identifier,
@@ -195,9 +299,12 @@ class PostgresDatabase(pulumi.ComponentResource):
             max_allocated_storage=settings.max_allocated_storage_gb,
             storage_type="gp3",
             storage_encrypted=True,
+            # Fixed at creation: a different key means a new instance (snapshot, copy, restore).
+            kms_key_id=args.key_arn,
             db_name=settings.db_name,
             username=settings.master_username,
             manage_master_user_password=True,
+            master_user_secret_kms_key_id=args.key_arn,
             iam_database_authentication_enabled=True,
             publicly_accessible=False,
             db_subnet_group_name=subnets.name,
@@ -212,8 +319,14 @@ class PostgresDatabase(pulumi.ComponentResource):
             multi_az=settings.multi_az,
             auto_minor_version_upgrade=True,
             enabled_cloudwatch_logs_exports=["postgresql"],
+            monitoring_interval=settings.monitoring_interval,
+            monitoring_role_arn=self.monitoring_role.arn if self.monitoring_role else None,
+            performance_insights_enabled=insights,
+            # The Performance Insights key can never be changed once set.
+            performance_insights_kms_key_id=args.key_arn if insights else None,
+            performance_insights_retention_period=settings.performance_insights_retention_days if insights else None,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[server_log]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=instance_after),
         )
         self.address = self.instance.address
         self.port = self.instance.port

@@ -1,4 +1,4 @@
-"""PipelineFunction: one Lambda function with its own least-privilege role and log group."""
+"""PipelineFunction: one Lambda function with its own least-privilege role and encrypted log group."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components import grants as g
+from infra.components import logs, trust
 
 
 @dataclass
@@ -32,9 +33,15 @@ class PipelineFunctionArgs:
     memory_mb: int
     timeout_s: int
     log_retention_days: int
+    # The pipeline's key (log group encryption), its roles' IAM path and the account they live in.
+    key_arn: pulumi.Input[str]
+    role_path: str
+    account_id: pulumi.Input[str]
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     grants: Sequence[g.Grant] = ()
     vpc: VpcPlacement | None = None
+    # Unset: the function draws on the account's unreserved pool (see README, reservedConcurrency).
+    reserved_concurrency: int | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -45,17 +52,18 @@ class PipelineFunction(pulumi.ComponentResource):
         super().__init__("stepworks:components:PipelineFunction", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        # Created before the function so Lambda never auto-creates it without a retention.
-        self.log_group = aws.cloudwatch.LogGroup(
+        # Created before the function so Lambda never auto-creates it without a retention or key.
+        self.log_group = logs.encrypted_log_group(
             f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
-            retention_in_days=args.log_retention_days,
-            tags=dict(args.tags),
-            opts=child,
+            logs.LogGroupArgs(
+                logs.lambda_log_group_name(args.function_name), args.log_retention_days, args.key_arn, args.tags
+            ),
+            self,
         )
         self.role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=g.assume_role_policy("lambda.amazonaws.com"),
+            path=args.role_path,
+            assume_role_policy=trust.trust_policy("lambda.amazonaws.com", args.account_id),
             description=f"Execution role of {args.function_name}",
             tags=dict(args.tags),
             opts=child,
@@ -84,6 +92,7 @@ class PipelineFunction(pulumi.ComponentResource):
             layers=list(args.layers),
             memory_size=args.memory_mb,
             timeout=args.timeout_s,
+            reserved_concurrent_executions=args.reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=self.log_group.name),

@@ -1,7 +1,10 @@
 """IAM policy statements scoped to one resource, and policy documents built from them.
 
-A function or state machine declares what it touches (``table_put_item(table.arn)``,
-``secret_read(secret.arn)``); components turn the declarations into inline role policies.
+A function, a state machine or a trigger declares what it touches (``table_write(table_arn,
+key_arn)``, ``secret_read(secret_arn, key_arn)``); components turn the declarations into inline
+role policies. A grant on a resource encrypted with a customer-managed key always comes with the
+KMS actions using that resource needs, scoped to that key and to the service that uses it
+(``kms:ViaService``), so no caller can forget the key and no caller can use the key directly.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import pulumi
 
 # Actions AWS only authorizes on "*" (no resource-level permissions exist for them). They are
-# the one allowed exception to "no wildcard resource on a write action", and tests check that
+# the one allowed exception to "no wildcard resource", listed once; the rule pack checks that
 # no other action ever gets "*".
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets")
 # Step Functions' vended log delivery to CloudWatch Logs.
@@ -27,12 +30,25 @@ VPC_ENI_ACTIONS = (
     "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
     "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
 )  # fmt: skip
-WILDCARD_ONLY_ACTIONS = frozenset((*XRAY_ACTIONS, *LOG_DELIVERY_ACTIONS, *VPC_ENI_ACTIONS))
+# Callback tokens are not resources: IAM cannot scope these to a state machine.
+TASK_CALLBACK_ACTIONS = ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat")
+WILDCARD_ONLY_ACTIONS = frozenset((*XRAY_ACTIONS, *LOG_DELIVERY_ACTIONS, *VPC_ENI_ACTIONS, *TASK_CALLBACK_ACTIONS))
+
+# What using a CMK-encrypted resource needs of its key (the AWS guides of each service; CDK's
+# grant tables agree). Decrypt on writes: a conditional put reads the item, a multipart upload
+# reads its parts back, SNS and SQS decrypt the data key they generated.
+KMS_READ = ("kms:Decrypt",)
+KMS_TABLE_READ = ("kms:Decrypt", "kms:DescribeKey")
+KMS_TABLE_WRITE = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+KMS_WRITE = ("kms:Decrypt", "kms:GenerateDataKey")
+
+TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
+TABLE_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
 
 @dataclass(frozen=True)
 class Grant:
-    """One Allow statement: ``actions`` on ``resources`` (each an ARN or an Output of one)."""
+    """One Allow statement: ``actions`` on ``resources``; ARNs and condition values may be Outputs."""
 
     sid: str
     actions: tuple[str, ...]
@@ -40,41 +56,93 @@ class Grant:
     conditions: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _arn_suffix(arn: pulumi.Input[str], suffix: str) -> pulumi.Output[str]:
+def _arn_suffix(arn: pulumi.Input[str], suffix: str) -> pulumi.Input[str]:
+    if isinstance(arn, str):
+        return f"{arn}{suffix}"
     return pulumi.Output.from_input(arn).apply(lambda a: f"{a}{suffix}")
 
 
-def table_put_item(table_arn: pulumi.Input[str]) -> Grant:
-    """Insert items into one DynamoDB table."""
-    return Grant("TablePutItem", ("dynamodb:PutItem",), [table_arn])
+def region_of(arn: str) -> str:
+    """The region field of an ARN (``arn:aws:kms:us-west-2:…`` → ``us-west-2``)."""
+    return arn.split(":")[3]
 
 
-def table_read_write(table_arn: pulumi.Input[str]) -> Grant:
+def _via(service: str, key_arn: pulumi.Input[str]) -> pulumi.Input[str]:
+    if isinstance(key_arn, str):
+        return f"{service}.{region_of(key_arn)}.amazonaws.com"
+    return pulumi.Output.from_input(key_arn).apply(lambda arn: f"{service}.{region_of(arn)}.amazonaws.com")
+
+
+def key_through(
+    key_arn: pulumi.Input[str], actions: Sequence[str], service: str, sid: str, context: Mapping[str, Any] | None = None
+) -> Grant:
+    """Use ``key_arn`` for ``actions`` only through ``service`` (``kms:ViaService``), as that service does."""
+    equals: dict[str, Any] = {"kms:ViaService": _via(service, key_arn)}
+    equals.update({f"kms:EncryptionContext:{k}": v for k, v in (context or {}).items()})
+    return Grant(sid, tuple(actions), [key_arn], {"StringEquals": equals})
+
+
+def _with_key(
+    grant: Grant, key_arn: pulumi.Input[str] | None, actions: Sequence[str], service: str, **context
+) -> list[Grant]:
+    if key_arn is None:
+        return [grant]
+    return [grant, key_through(key_arn, actions, service, f"{grant.sid}Key", context or None)]
+
+
+def table_read(table_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None) -> list[Grant]:
+    """Read items of one DynamoDB table (and decrypt them with its key)."""
+    return _with_key(Grant("TableRead", TABLE_READ_ACTIONS, [table_arn]), key_arn, KMS_TABLE_READ, "dynamodb")
+
+
+def table_write(
+    table_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None, actions: Sequence[str] = TABLE_WRITE_ACTIONS
+) -> list[Grant]:
+    """Write items of one DynamoDB table (``actions``, default every item write) with its key."""
+    return _with_key(Grant("TableWrite", tuple(actions), [table_arn]), key_arn, KMS_TABLE_WRITE, "dynamodb")
+
+
+def table_read_write(table_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None) -> list[Grant]:
     """Read and write items of one DynamoDB table."""
-    return Grant(
-        "TableReadWrite",
-        ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem"),
-        [table_arn],
+    return [*table_read(table_arn, key_arn), *table_write(table_arn, key_arn)]
+
+
+def object_arn(bucket_arn: pulumi.Input[str], pattern: str) -> pulumi.Input[str]:
+    """The ARN of the objects ``pattern`` names: a key, a prefix ending in ``/`` (all under it) or a glob."""
+    return _arn_suffix(bucket_arn, f"/{pattern}*" if pattern.endswith("/") else f"/{pattern}")
+
+
+def s3_read(
+    bucket_arn: pulumi.Input[str], pattern: str, key_arn: pulumi.Input[str] | None = None, sid: str = "S3Read"
+) -> list[Grant]:
+    """Read objects ``pattern`` names in one bucket (decrypting SSE-KMS objects with the bucket's key)."""
+    grant = Grant(sid, ("s3:GetObject",), [object_arn(bucket_arn, pattern)])
+    return _with_key(grant, key_arn, KMS_READ, "s3")
+
+
+def s3_write(
+    bucket_arn: pulumi.Input[str], pattern: str, key_arn: pulumi.Input[str] | None = None, sid: str = "S3Write"
+) -> list[Grant]:
+    """Write objects ``pattern`` names in one bucket (encrypting them with the bucket's key)."""
+    grant = Grant(sid, ("s3:PutObject",), [object_arn(bucket_arn, pattern)])
+    return _with_key(grant, key_arn, KMS_WRITE, "s3")
+
+
+def secret_read(secret_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None) -> list[Grant]:
+    """Read the value of one Secrets Manager secret (decrypted with its key)."""
+    return _with_key(
+        Grant("SecretRead", ("secretsmanager:GetSecretValue",), [secret_arn]), key_arn, KMS_READ, "secretsmanager"
     )
 
 
-def s3_read(bucket_arn: pulumi.Input[str], prefix: str, sid: str = "S3Read") -> Grant:
-    """Read objects under ``prefix`` of one bucket (``prefix`` may be a single key)."""
-    return Grant(
-        sid, ("s3:GetObject",), [_arn_suffix(bucket_arn, f"/{prefix}*" if prefix.endswith("/") else f"/{prefix}")]
-    )
+def topic_publish(topic_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None) -> list[Grant]:
+    """Publish to one SNS topic (encrypting with its key)."""
+    return _with_key(Grant("TopicPublish", ("sns:Publish",), [topic_arn]), key_arn, KMS_WRITE, "sns")
 
 
-def s3_write(bucket_arn: pulumi.Input[str], prefix: str, sid: str = "S3Write") -> Grant:
-    """Write (put) objects under ``prefix`` of one bucket; ``prefix`` may contain ``*``."""
-    return Grant(
-        sid, ("s3:PutObject",), [_arn_suffix(bucket_arn, f"/{prefix}*" if prefix.endswith("/") else f"/{prefix}")]
-    )
-
-
-def secret_read(secret_arn: pulumi.Input[str]) -> Grant:
-    """Read the value of one Secrets Manager secret."""
-    return Grant("SecretRead", ("secretsmanager:GetSecretValue",), [secret_arn])
+def queue_send(queue_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None) -> list[Grant]:
+    """Send messages to one SQS queue (encrypting with its key)."""
+    return _with_key(Grant("QueueSend", ("sqs:SendMessage",), [queue_arn]), key_arn, KMS_WRITE, "sqs")
 
 
 def kms_use(
@@ -83,7 +151,7 @@ def kms_use(
     sid: str = "KmsUse",
     encryption_context: Mapping[str, str] | None = None,
 ) -> Grant:
-    """Use one KMS key for the given cryptographic ``actions``, only under ``encryption_context`` if given."""
+    """Use one KMS key directly for ``actions``, only under ``encryption_context`` if given."""
     conditions = (
         {"StringEquals": {f"kms:EncryptionContext:{k}": v for k, v in encryption_context.items()}}
         if encryption_context
@@ -97,12 +165,17 @@ def lambda_invoke(function_arns: Sequence[pulumi.Input[str]]) -> Grant:
     resources: list[pulumi.Input[str]] = []
     for arn in function_arns:
         resources += [arn, _arn_suffix(arn, ":*")]
-    return Grant("InvokeOwnFunctions", ("lambda:InvokeFunction",), resources)
+    return Grant("InvokeFunctions", ("lambda:InvokeFunction",), resources)
 
 
 def start_execution(state_machine_arn: pulumi.Input[str]) -> Grant:
     """Start executions of one state machine."""
     return Grant("StartExecution", ("states:StartExecution",), [state_machine_arn])
+
+
+def task_callbacks() -> Grant:
+    """Report the outcome of a task token (``SendTaskSuccess`` …; AWS requires "*")."""
+    return Grant("TaskCallbacks", TASK_CALLBACK_ACTIONS, ["*"])
 
 
 def log_group_write(log_group_arn: pulumi.Input[str]) -> Grant:
@@ -125,24 +198,51 @@ def vpc_networking() -> Grant:
     return Grant("VpcNetworking", VPC_ENI_ACTIONS, ["*"])
 
 
-def _statement(grant: Grant, resources: Sequence[str]) -> dict[str, Any]:
-    statement: dict[str, Any] = {
-        "Sid": grant.sid,
-        "Effect": "Allow",
-        "Action": sorted(grant.actions),
-        "Resource": sorted(set(resources)),
-    }
-    if grant.conditions:
-        statement["Condition"] = dict(grant.conditions)
-    return statement
+@dataclass(frozen=True)
+class ResolvedGrant:
+    """A grant whose resources and condition values are plain strings."""
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    conditions: Mapping[str, Any] = field(default_factory=dict)
 
 
-def render_policy(grants: Sequence[Grant], resolved_resources: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """A policy document from grants and their resolved resource ARNs (pure; tests call it)."""
+def resolved(grant: Grant) -> ResolvedGrant:
+    """A grant already made of strings (integration builders render with resolved references)."""
+    if not all(isinstance(r, str) for r in grant.resources):
+        raise TypeError(f"grant {grant.sid} has unresolved resources; use policy_document()")
+    return ResolvedGrant(grant.sid, tuple(grant.actions), tuple(grant.resources), dict(grant.conditions))
+
+
+def _merge(grants: Sequence[ResolvedGrant]) -> list[ResolvedGrant]:
+    """Grants of the same kind, actions and conditions become one statement over all their resources."""
+    merged: dict[tuple, ResolvedGrant] = {}
+    for grant in grants:
+        key = (grant.sid, tuple(sorted(grant.actions)), json.dumps(grant.conditions, sort_keys=True))
+        if key in merged:
+            previous = merged[key]
+            merged[key] = ResolvedGrant(
+                grant.sid, previous.actions, (*previous.resources, *grant.resources), previous.conditions
+            )
+        else:
+            merged[key] = grant
+    return list(merged.values())
+
+
+def render_policy(grants: Sequence[ResolvedGrant]) -> dict[str, Any]:
+    """A policy document from resolved grants (pure; tests call it)."""
     sids: dict[str, int] = {}
     statements = []
-    for grant, resources in zip(grants, resolved_resources, strict=True):
-        statement = _statement(grant, resources)
+    for grant in _merge(grants):
+        statement: dict[str, Any] = {
+            "Sid": grant.sid,
+            "Effect": "Allow",
+            "Action": sorted(set(grant.actions)),
+            "Resource": sorted(set(grant.resources)),
+        }
+        if grant.conditions:
+            statement["Condition"] = json.loads(json.dumps(grant.conditions, sort_keys=True))
         # Two grants of the same kind (two buckets, say) need distinct Sids.
         sids[grant.sid] = sids.get(grant.sid, 0) + 1
         if sids[grant.sid] > 1:
@@ -151,19 +251,24 @@ def render_policy(grants: Sequence[Grant], resolved_resources: Sequence[Sequence
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def resolve(grants: Sequence[Grant]) -> pulumi.Output[list[ResolvedGrant]]:
+    """The grants with every Output inside them resolved."""
+    parts = [
+        pulumi.Output.all(pulumi.Output.all(*g.resources), pulumi.Output.from_input(dict(g.conditions))) for g in grants
+    ]
+    return pulumi.Output.all(*parts).apply(
+        lambda values: [
+            ResolvedGrant(g.sid, tuple(g.actions), tuple(resources), conditions or {})
+            for g, (resources, conditions) in zip(grants, values, strict=True)
+        ]
+    )
+
+
+def policy_json(grants: Sequence[ResolvedGrant]) -> str:
+    """The policy document of resolved grants as stable JSON text."""
+    return json.dumps(render_policy(grants), indent=2)
+
+
 def policy_document(grants: Sequence[Grant]) -> pulumi.Output[str]:
-    """The JSON policy document of ``grants``, resolved from their Output ARNs."""
-    resolved = pulumi.Output.all(*[pulumi.Output.all(*g.resources) for g in grants])
-    return resolved.apply(lambda resources: json.dumps(render_policy(grants, resources), indent=2))
-
-
-def assume_role_policy(service: str, source_account: str | None = None) -> str:
-    """A trust policy letting one AWS service principal assume the role."""
-    statement: dict[str, Any] = {
-        "Effect": "Allow",
-        "Principal": {"Service": service},
-        "Action": "sts:AssumeRole",
-    }
-    if source_account:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    """The JSON policy document of ``grants``, resolved from their Outputs."""
+    return resolve(grants).apply(policy_json)

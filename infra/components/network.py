@@ -4,6 +4,11 @@ A created VPC has, in each of two availability zones, a private subnet (function
 and a public subnet holding the NAT gateway the private ones reach the internet through
 (third-party APIs, Secrets Manager). One NAT gateway by default; one per zone when
 ``nat_per_zone`` is set, so losing a zone does not cut the other zone's egress.
+
+A created VPC also records all of its traffic (flow logs into a log group under the pipeline's
+key) and has its default security group stripped of every rule, so anything that ends up in
+that group by default can neither receive nor send. An existing VPC (``vpcId``) belongs to its owner: the program adds
+neither a flow log nor a default-group change there.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from infra.components import grants as g
+from infra.components.logs import LogGroupArgs, encrypted_log_group
+from infra.components.trust import trust_policy
 from infra.config import ConfigError, Section
 
 ZONE_COUNT = 2
@@ -22,6 +30,14 @@ DEFAULT_CIDR = "10.40.0.0/16"
 # Subnets are /20s of the VPC's block: private ones first, public ones from the middle.
 SUBNET_PREFIX = 20
 PUBLIC_SUBNET_OFFSET = 8
+FLOW_LOGS_PRINCIPAL = "vpc-flow-logs.amazonaws.com"
+# One-minute records: a flow shows up (and can be lined up with a function's log or an execution)
+# within about a minute instead of ten. The VPC carries a handful of functions, a NAT gateway and
+# one database, so the extra records cost little; 60 and 600 are the only values AWS accepts.
+FLOW_LOG_AGGREGATION_S = 60
+# Flow-log delivery into a log group that already exists (the program creates it, encrypted and
+# retained): no logs:CreateLogGroup, and every action scoped to that one group.
+FLOW_LOG_DELIVERY_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
 
 
 @dataclass(frozen=True)
@@ -86,10 +102,27 @@ def subnet_blocks(cidr_block: str) -> tuple[list[str], list[str]]:
 
 @dataclass
 class NetworkArgs:
-    """What the network is for, and how it is set up."""
+    """What the network is for, how it is set up, and where a created VPC's flow logs go."""
 
     settings: NetworkSettings
+    key_arn: pulumi.Input[str]  # the pipeline key: encrypts the flow-log group
+    flow_log_group_name: pulumi.Input[str]  # logs.flow_log_group_name(prefix, pipeline)
+    log_retention_days: int
+    role_path: pulumi.Input[str]  # trust.role_path(prefix, pipeline)
+    account_id: pulumi.Input[str]
+    region: pulumi.Input[str]
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def flow_log_source_arn(region: pulumi.Input[str], account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """``aws:SourceArn`` of this account's flow logs in ``region`` (the flow log's id is not known before its role)."""
+    return pulumi.Output.concat("arn:aws:ec2:", region, ":", account_id, ":vpc-flow-log/*")
+
+
+def flow_log_delivery(log_group_arn: pulumi.Input[str]) -> g.Grant:
+    """What VPC Flow Logs needs to deliver into one existing log group, and nothing else."""
+    group = pulumi.Output.from_input(log_group_arn)
+    return g.Grant("FlowLogDelivery", FLOW_LOG_DELIVERY_ACTIONS, [group, group.apply(lambda arn: f"{arn}:*")])
 
 
 class Network(pulumi.ComponentResource):
@@ -105,7 +138,55 @@ class Network(pulumi.ComponentResource):
             )
         else:
             self._create(name, settings, dict(args.tags))
+            self._harden(name, args, dict(args.tags))
         self.register_outputs({"vpcId": self.vpc_id, "privateSubnetIds": self.private_subnet_ids})
+
+    def _harden(self, name: str, args: NetworkArgs, tags: dict[str, str]) -> None:
+        """Flow logs of all traffic into an encrypted group; the default security group without rules."""
+        child = pulumi.ResourceOptions(parent=self)
+        self.flow_log_group = encrypted_log_group(
+            f"{name}-flow-logs",
+            LogGroupArgs(args.flow_log_group_name, args.log_retention_days, args.key_arn, tags),
+            self,
+        )
+        self.flow_log_role = aws.iam.Role(
+            f"{name}-flow-logs-role",
+            path=args.role_path,
+            assume_role_policy=trust_policy(
+                FLOW_LOGS_PRINCIPAL, args.account_id, flow_log_source_arn(args.region, args.account_id)
+            ),
+            description=f"VPC Flow Logs delivery of {name} into its log group",
+            tags=tags,
+            opts=child,
+        )
+        delivery = aws.iam.RolePolicy(
+            f"{name}-flow-logs-policy",
+            role=self.flow_log_role.id,
+            policy=g.policy_document([flow_log_delivery(self.flow_log_group.arn)]),
+            opts=child,
+        )
+        self.flow_log = aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=self.vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=self.flow_log_group.arn,
+            iam_role_arn=self.flow_log_role.arn,
+            max_aggregation_interval=FLOW_LOG_AGGREGATION_S,
+            tags={**tags, "Name": name},
+            # Without the policy the first deliveries fail (and the flow log reports it).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[delivery]),
+        )
+        # Adopts the VPC's default group and removes every rule. The explicit empty lists (not
+        # absent ones) make a rule added by hand later a diff that `pulumi up --refresh` removes.
+        self.default_security_group = aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=self.vpc.id,
+            ingress=[],
+            egress=[],
+            tags={**tags, "Name": f"{name}-default-unused"},
+            opts=child,
+        )
 
     def _create(self, name: str, settings: NetworkSettings, tags: dict[str, str]) -> None:
         child = pulumi.ResourceOptions(parent=self)

@@ -1,4 +1,9 @@
-"""StepFunctionPipeline: a pipeline's functions, its state machine, its roles and log groups."""
+"""StepFunctionPipeline: a pipeline's functions, its state machine, its roles and log groups.
+
+The state machine's role is derived from its definition: the renderer returns an
+``asl.Definition`` (the document and the grants of the Tasks in it), and the role gets exactly
+those grants, plus log delivery and tracing. A function no state invokes gets no invoke grant.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +15,15 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra import asl
 from infra.components import grants as g
+from infra.components import logs, trust
 from infra.components.function import PipelineFunction, PipelineFunctionArgs, VpcPlacement
+from infra.components.stack import StackContext
+from infra.config import FunctionSettings
 
 # Lambda function names are limited to 64 characters.
 _MAX_FUNCTION_NAME = 64
-
-
-@dataclass(frozen=True)
-class FunctionRuntime:
-    """What every function of the stack shares: runtime, code, layers, logging, tags, naming."""
-
-    runtime: str
-    architecture: str
-    log_retention_days: int
-    log_level: str
-    code: pulumi.Archive
-    layers: Sequence[pulumi.Input[str]]
-    name_prefix: str
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -41,23 +36,44 @@ class FunctionSpec:
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     grants: Sequence[g.Grant] = ()
     vpc: VpcPlacement | None = None
+    reserved_concurrency: int | None = None
+
+
+def function_spec(
+    settings: FunctionSettings,
+    handler: str,
+    *,
+    environment: Mapping[str, pulumi.Input[str]] | None = None,
+    grants: Sequence[g.Grant] = (),
+    vpc: VpcPlacement | None = None,
+) -> FunctionSpec:
+    """A function sized by its pipeline's ``FunctionSettings``."""
+    return FunctionSpec(
+        handler=handler,
+        memory_mb=settings.memory_mb,
+        timeout_s=settings.timeout_s,
+        environment=dict(environment or {}),
+        grants=list(grants),
+        vpc=vpc,
+        reserved_concurrency=settings.reserved_concurrency,
+    )
 
 
 # A pure function from resolved references (function ARNs by function key, plus the workflow's
-# own references) to an ASL definition dict.
-DefinitionRenderer = Callable[[Mapping[str, str]], dict[str, Any]]
+# own references: names, ARNs, ``integrations.*Ref`` records) to the rendered definition.
+DefinitionRenderer = Callable[[Mapping[str, Any]], asl.Definition]
 
 
 @dataclass
 class StepFunctionPipelineArgs:
-    """A pipeline: its functions, its definition renderer and what its direct integrations touch."""
+    """A pipeline: its functions, its definition renderer and the references the renderer reads."""
 
     pipeline: str
-    runtime: FunctionRuntime
+    stack: StackContext
+    key_arn: pulumi.Input[str]
     functions: Mapping[str, FunctionSpec]
     render_definition: DefinitionRenderer
-    references: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    integration_grants: Sequence[g.Grant] = ()
+    references: Mapping[str, pulumi.Input[Any]] = field(default_factory=dict)
 
 
 def function_name(prefix: str, pipeline: str, key: str) -> str:
@@ -65,9 +81,15 @@ def function_name(prefix: str, pipeline: str, key: str) -> str:
     return f"{prefix}-{pipeline}-{key}"[:_MAX_FUNCTION_NAME]
 
 
-def render_definition_json(render: DefinitionRenderer, resolved: Mapping[str, str]) -> str:
+def definition_json(definition: asl.Definition) -> str:
     """The definition as JSON text (sorted keys, so a diff shows only real changes)."""
-    return json.dumps(render(resolved), indent=2, sort_keys=True)
+    return json.dumps(definition.document, indent=2, sort_keys=True)
+
+
+def state_machine_policy(definition: asl.Definition) -> str:
+    """The state machine role's policy: what its states use, log delivery and tracing."""
+    fixed = [g.resolved(g.state_machine_log_delivery()), g.resolved(g.xray_write())]
+    return g.policy_json([*definition.grants, *fixed])
 
 
 class StepFunctionPipeline(pulumi.ComponentResource):
@@ -76,66 +98,69 @@ class StepFunctionPipeline(pulumi.ComponentResource):
     def __init__(self, name: str, args: StepFunctionPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:components:StepFunctionPipeline", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        rt = args.runtime
-        tags = {**rt.tags, "pipeline": args.pipeline}
+        stack, rt = args.stack, args.stack.functions
+        tags = stack.tags_for(args.pipeline)
+        role_path = trust.role_path(stack.name_prefix, args.pipeline)
 
         self.functions: dict[str, PipelineFunction] = {}
         for key, spec in args.functions.items():
             self.functions[key] = PipelineFunction(
                 f"{name}-{key}",
                 PipelineFunctionArgs(
-                    function_name=function_name(rt.name_prefix, args.pipeline, key),
+                    function_name=function_name(stack.name_prefix, args.pipeline, key),
                     handler=spec.handler,
                     code=rt.code,
-                    layers=rt.layers,
+                    layers=rt.layers.layers_for(spec.handler),
                     runtime=rt.runtime,
                     architecture=rt.architecture,
                     memory_mb=spec.memory_mb,
                     timeout_s=spec.timeout_s,
-                    log_retention_days=rt.log_retention_days,
+                    log_retention_days=stack.log_retention_days,
+                    key_arn=args.key_arn,
+                    role_path=role_path,
+                    account_id=stack.account_id,
                     environment={"POWERTOOLS_LOG_LEVEL": rt.log_level, **spec.environment},
                     grants=spec.grants,
                     vpc=spec.vpc,
+                    reserved_concurrency=spec.reserved_concurrency,
                     tags=tags,
                 ),
                 opts=child,
             )
 
-        self.log_group = aws.cloudwatch.LogGroup(
+        machine_name = stack.owner(args.pipeline)
+        self.log_group = logs.encrypted_log_group(
             f"{name}-sfn-logs",
-            name=f"/aws/vendedlogs/states/{rt.name_prefix}-{args.pipeline}",
-            retention_in_days=rt.log_retention_days,
-            tags=tags,
-            opts=child,
+            logs.LogGroupArgs(
+                logs.state_machine_log_group_name(stack.name_prefix, args.pipeline),
+                stack.log_retention_days,
+                args.key_arn,
+                tags,
+            ),
+            self,
         )
         self.role = aws.iam.Role(
             f"{name}-sfn-role",
-            assume_role_policy=g.assume_role_policy("states.amazonaws.com"),
+            path=role_path,
+            # The machine's ARN is known before it exists: its name is.
+            assume_role_policy=trust.trust_policy(
+                "states.amazonaws.com", stack.account_id, stack.arn("states", f"stateMachine:{machine_name}")
+            ),
             description=f"Execution role of the {args.pipeline} state machine",
             tags=tags,
             opts=child,
         )
-        function_arns = [f.arn for f in self.functions.values()]
-        self.grants: list[g.Grant] = [
-            *([g.lambda_invoke(function_arns)] if function_arns else []),
-            *args.integration_grants,
-            g.state_machine_log_delivery(),
-            g.xray_write(),
-        ]
-        self.policy = aws.iam.RolePolicy(
-            f"{name}-sfn-policy", role=self.role.id, policy=g.policy_document(self.grants), opts=child
-        )
-
         references = {**{key: f.arn for key, f in self.functions.items()}, **args.references}
-        self.definition = pulumi.Output.all(**references).apply(
-            lambda resolved: render_definition_json(args.render_definition, resolved)
+        rendered = pulumi.Output.all(**references).apply(args.render_definition)
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-sfn-policy", role=self.role.id, policy=rendered.apply(state_machine_policy), opts=child
         )
         self.state_machine = aws.sfn.StateMachine(
             f"{name}-sfn",
-            name=f"{rt.name_prefix}-{args.pipeline}",
+            name=machine_name,
             type="STANDARD",
             role_arn=self.role.arn,
-            definition=self.definition,
+            definition=rendered.apply(definition_json),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
                 level="ALL",
                 include_execution_data=False,

@@ -14,18 +14,44 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components import grants as g
+from infra.components import logs, trust
+from infra.components.stack import StackContext
 from infra.config import ConfigError, Section
 
 # The execution input a schedule sends: EventBridge Scheduler substitutes the context
 # attribute with the invocation's scheduled time, so a retried delivery carries the same time.
 SCHEDULED_TIME_PLACEHOLDER = "<aws.scheduler.scheduled-time>"
+SCHEDULE_GROUP = "default"
+
+
+@dataclass(frozen=True)
+class TriggerOwner:
+    """The pipeline a trigger starts: its stack, its name, and its tags."""
+
+    stack: StackContext
+    pipeline: str
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return self.stack.tags_for(self.pipeline)
 
 
 def _start_execution_role(
-    name: str, service: str, state_machine_arn: pulumi.Input[str], tags: Mapping[str, str], parent: pulumi.Resource
+    name: str,
+    service: str,
+    state_machine_arn: pulumi.Input[str],
+    owner: TriggerOwner,
+    parent: pulumi.Resource,
+    source_arn: pulumi.Input[str] | None = None,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     child = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(f"{name}-role", assume_role_policy=g.assume_role_policy(service), tags=dict(tags), opts=child)
+    role = aws.iam.Role(
+        f"{name}-role",
+        path=trust.role_path(owner.stack.name_prefix, owner.pipeline),
+        assume_role_policy=trust.trust_policy(service, owner.stack.account_id, source_arn),
+        tags=owner.tags,
+        opts=child,
+    )
     policy = aws.iam.RolePolicy(
         f"{name}-policy", role=role.id, policy=g.policy_document([g.start_execution(state_machine_arn)]), opts=child
     )
@@ -36,6 +62,7 @@ def _start_execution_role(
 class ScheduleArgs:
     """When and with what input to start the state machine."""
 
+    owner: TriggerOwner
     state_machine_arn: pulumi.Input[str]
     expression: str
     timezone: str = "UTC"
@@ -43,7 +70,6 @@ class ScheduleArgs:
     retry_attempts: int = 3
     max_event_age_s: int = 3600
     enabled: bool = True
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Schedule(pulumi.ComponentResource):
@@ -52,12 +78,19 @@ class Schedule(pulumi.ComponentResource):
     def __init__(self, name: str, args: ScheduleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:components:Schedule", name, None, opts)
         self.role, policy = _start_execution_role(
-            name, "scheduler.amazonaws.com", args.state_machine_arn, args.tags, self
+            name,
+            "scheduler.amazonaws.com",
+            args.state_machine_arn,
+            args.owner,
+            self,
+            # Scheduler names the schedule's group as the source.
+            source_arn=args.owner.stack.arn("scheduler", f"schedule-group/{SCHEDULE_GROUP}"),
         )
         self.schedule = aws.scheduler.Schedule(
             f"{name}-schedule",
             schedule_expression=args.expression,
             schedule_expression_timezone=args.timezone,
+            group_name=SCHEDULE_GROUP,
             flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
             state="ENABLED" if args.enabled else "DISABLED",
             target=aws.scheduler.ScheduleTargetArgs(
@@ -115,11 +148,13 @@ class ApiAccess:
 class HttpApiStartArgs:
     """An HTTP API route whose request body becomes the execution input."""
 
+    owner: TriggerOwner
     state_machine_arn: pulumi.Input[str]
     route_key: str
+    key_arn: pulumi.Input[str]
     access: ApiAccess = field(default_factory=ApiAccess)
-    log_retention_days: int = 30
-    tags: Mapping[str, str] = field(default_factory=dict)
+    # Names the API among the pipeline's APIs (its access log group is named by it).
+    label: str = "start"
 
 
 ACCESS_LOG_FORMAT = json.dumps(
@@ -146,11 +181,12 @@ class HttpApiStart(pulumi.ComponentResource):
     def __init__(self, name: str, args: HttpApiStartArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:components:HttpApiStart", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        tags = args.owner.tags
         self.api = aws.apigatewayv2.Api(
-            f"{name}-api", protocol_type="HTTP", description=f"Starts {name}", tags=dict(args.tags), opts=child
+            f"{name}-api", protocol_type="HTTP", description=f"Starts {name}", tags=tags, opts=child
         )
         self.role, policy = _start_execution_role(
-            f"{name}-start", "apigateway.amazonaws.com", args.state_machine_arn, args.tags, self
+            f"{name}-start", "apigateway.amazonaws.com", args.state_machine_arn, args.owner, self
         )
         self.integration = aws.apigatewayv2.Integration(
             f"{name}-integration",
@@ -189,12 +225,16 @@ class HttpApiStart(pulumi.ComponentResource):
             authorizer_id=authorizer_id,
             opts=child,
         )
-        self.access_logs = aws.cloudwatch.LogGroup(
+        stack = args.owner.stack
+        self.access_logs = logs.encrypted_log_group(
             f"{name}-access-logs",
-            name=self.api.id.apply(lambda i: f"/aws/apigateway/{i}/access"),
-            retention_in_days=args.log_retention_days,
-            tags=dict(args.tags),
-            opts=child,
+            logs.LogGroupArgs(
+                logs.api_access_log_group_name(stack.name_prefix, args.owner.pipeline, args.label),
+                stack.log_retention_days,
+                args.key_arn,
+                tags,
+            ),
+            self,
         )
         self.stage = aws.apigatewayv2.Stage(
             f"{name}-stage",
@@ -208,7 +248,7 @@ class HttpApiStart(pulumi.ComponentResource):
                 throttling_burst_limit=args.access.throttling_burst_limit,
                 throttling_rate_limit=args.access.throttling_rate_limit,
             ),
-            tags=dict(args.tags),
+            tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.route]),
         )
         method, path = args.route_key.split(" ", 1)
@@ -222,10 +262,10 @@ class HttpApiStart(pulumi.ComponentResource):
 class S3ObjectCreatedArgs:
     """Start the state machine for every object created under ``prefix`` of ``bucket_name``."""
 
+    owner: TriggerOwner
     state_machine_arn: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
     prefix: str
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def object_created_pattern(bucket_name: str, prefix: str) -> dict[str, Any]:
@@ -252,11 +292,11 @@ class S3ObjectCreated(pulumi.ComponentResource):
             event_pattern=pulumi.Output.from_input(args.bucket_name).apply(
                 lambda bucket: json.dumps(object_created_pattern(bucket, args.prefix))
             ),
-            tags=dict(args.tags),
+            tags=args.owner.tags,
             opts=child,
         )
         self.role, policy = _start_execution_role(
-            f"{name}-target", "events.amazonaws.com", args.state_machine_arn, args.tags, self
+            f"{name}-target", "events.amazonaws.com", args.state_machine_arn, args.owner, self, self.rule.arn
         )
         self.target = aws.cloudwatch.EventTarget(
             f"{name}-target",

@@ -6,6 +6,10 @@ answers with that server's address and port, and writes the server's credentials
 master-user secret moto created, exactly where RDS keeps them. A pipeline that reads the
 secret by the instance's ``masterUserSecrets[0].secretArn`` and connects to ``address:port``
 reaches a real PostgreSQL, as it would reach RDS once deployed.
+
+What moto accepts without checking (an unknown KMS key, monitoring role) is checked here as RDS
+would; what it drops (Performance Insights) is recorded on its instance, so that describing the
+instance shows what was declared.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from moto.rds.models import rds_backends
+
 from infra.sandbox.mocks import physical_name
-from infra.sandbox.translator_support import _client, _name, _tags_list
+from infra.sandbox.translator_support import _account, _client, _name, _tags_list
 
 DEFAULT_DESCRIPTION = "Managed by Pulumi"
 MODIFY_BATCH = 20  # ModifyDBParameterGroup takes at most 20 parameters a call
@@ -69,6 +75,7 @@ _INSTANCE_PARAMETERS = {
     "backupWindow": "PreferredBackupWindow",
     "maintenanceWindow": "PreferredMaintenanceWindow",
     "caCertIdentifier": "CACertificateIdentifier",
+    "monitoringRoleArn": "MonitoringRoleArn",
 }
 _INSTANCE_FLAGS = {
     "storageEncrypted": "StorageEncrypted",
@@ -86,7 +93,40 @@ _INSTANCE_NUMBERS = {
     "backupRetentionPeriod": "BackupRetentionPeriod",
     "iops": "Iops",
     "port": "Port",
+    "monitoringInterval": "MonitoringInterval",
 }
+# Performance Insights settings moto's CreateDBInstance drops: input → attribute of moto's instance
+# (the names its DescribeDBInstances serializer reads).
+_PERFORMANCE_INSIGHTS = {
+    "performanceInsightsEnabled": ("performance_insights_enabled", bool),
+    "performanceInsightsKmsKeyId": ("performance_insights_kms_key_id", str),
+    "performanceInsightsRetentionPeriod": ("performance_insights_retention_period", int),
+}
+_KEY_INPUTS = ("kmsKeyId", "masterUserSecretKmsKeyId", "performanceInsightsKmsKeyId")
+
+
+def _check_references(mocks, inputs: dict[str, Any]) -> None:
+    """Refuse what RDS refuses and moto lets through: a KMS key or monitoring role that does not exist."""
+    for key in _KEY_INPUTS:
+        if inputs.get(key):
+            try:
+                _client(mocks, "kms").describe_key(KeyId=inputs[key])
+            except Exception as exc:  # noqa: BLE001 - reported as RDS reports it
+                raise ValueError(f"KMSKeyNotAccessibleFault: {key} {inputs[key]} cannot be used ({exc})") from None
+    if inputs.get("monitoringRoleArn"):
+        _client(mocks, "iam").get_role(RoleName=inputs["monitoringRoleArn"].rsplit("/", 1)[-1])
+    if inputs.get("performanceInsightsKmsKeyId") or inputs.get("performanceInsightsRetentionPeriod"):
+        if not inputs.get("performanceInsightsEnabled"):
+            raise ValueError(
+                "InvalidParameterCombination: Performance Insights settings need performanceInsightsEnabled"
+            )
+
+
+def _record_performance_insights(mocks, identifier: str, inputs: dict[str, Any]) -> None:
+    instance = rds_backends[_account(mocks)][mocks.region].databases[identifier]
+    for key, (attribute, kind) in _PERFORMANCE_INSIGHTS.items():
+        if inputs.get(key) is not None:
+            setattr(instance, attribute, kind(inputs[key]))
 
 
 def _create_instance_kwargs(mocks, identifier: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -115,15 +155,20 @@ def db_instance(mocks, r):
     if mocks.databases is None:
         raise RuntimeError("no DatabaseFleet: an RDS instance needs EmulatorMocks(..., databases=DatabaseFleet())")
     identifier = inputs.get("identifier") or physical_name(r.name, 63, lower=True)
+    _check_references(mocks, inputs)
     kwargs = _create_instance_kwargs(mocks, identifier, inputs)
-    created = _client(mocks, "rds").create_db_instance(**kwargs)["DBInstance"]
+    rds = _client(mocks, "rds")
+    created = rds.create_db_instance(**kwargs)["DBInstance"]
+    _record_performance_insights(mocks, identifier, inputs)
     managed = created["MasterUserSecret"]
 
     server = mocks.databases.provision(identifier, dbname=inputs["dbName"], user=inputs["username"])
-    # Where RDS keeps the master credentials; moto's placeholder would name no real login.
+    # Where RDS keeps the master credentials; moto's placeholder would name no real login. The
+    # secret keeps the key RDS created it with (masterUserSecretKmsKeyId, when declared).
     _client(mocks, "secretsmanager").put_secret_value(
         SecretId=managed["SecretArn"], SecretString=json.dumps({"username": server.user, "password": server.password})
     )
+    described = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
     return identifier, {
         "id": identifier,
         "identifier": identifier,
@@ -137,6 +182,12 @@ def db_instance(mocks, r):
         "engineVersionActual": created["EngineVersion"],
         "resourceId": created["DbiResourceId"],
         "status": "available",
+        "kmsKeyId": described.get("KmsKeyId", ""),
+        "monitoringInterval": int(described.get("MonitoringInterval", 0)),
+        "monitoringRoleArn": described.get("MonitoringRoleArn", ""),
+        "performanceInsightsEnabled": bool(described.get("PerformanceInsightsEnabled", False)),
+        "performanceInsightsKmsKeyId": described.get("PerformanceInsightsKMSKeyId", ""),
+        "performanceInsightsRetentionPeriod": int(described.get("PerformanceInsightsRetentionPeriod", 0)),
         "masterUserSecrets": [
             {"kmsKeyId": managed.get("KmsKeyId", ""), "secretArn": managed["SecretArn"], "secretStatus": "active"}
         ],

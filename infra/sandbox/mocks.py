@@ -179,6 +179,8 @@ _NETWORK_IDS = {
     "aws:ec2/route:Route": ("r", None),
     "aws:ec2/routeTableAssociation:RouteTableAssociation": ("rtbassoc", None),
     "aws:ec2/securityGroup:SecurityGroup": ("sg", "security-group"),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ("sg", "security-group"),
+    "aws:ec2/flowLog:FlowLog": ("fl", "vpc-flow-log"),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("sgr", "security-group-rule"),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("sgr", "security-group-rule"),
 }
@@ -215,6 +217,8 @@ def _network_outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[st
         given = inputs.get("name")
         outputs["name"] = given if isinstance(given, str) else physical_name(name, 255)
         outputs["vpcId"] = inputs.get("vpcId", "")
+    elif typ == "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup":
+        outputs.update(name="default", vpcId=inputs.get("vpcId", ""), ingress=[], egress=[])
     elif typ == "aws:ec2/eip:Eip":
         outputs.update(allocationId=ident, publicIp=f"198.51.100.{int(_hex(name, length=2), 16) % 250 + 1}")
     elif kind == "security-group-rule":
@@ -227,6 +231,10 @@ def _rds_instance_outputs(name: str, inputs: Mapping[str, Any]) -> tuple[str, di
     identifier = given if isinstance(given, str) and given else physical_name(name, 63, lower=True)
     address = f"{identifier}.abcdefghijkl.{REGION}.rds.amazonaws.com"
     secret_arn = _arn("secretsmanager", f"secret:rds!db-{_uuid('rds-secret', name)}-AbCdEf")
+    # RDS reports the keys it was given; without one, the account's default key for the service.
+    secret_key = inputs.get("masterUserSecretKmsKeyId")
+    if not isinstance(secret_key, str) or not secret_key:
+        secret_key = _arn("kms", f"key/{_uuid('rds-secret-key', name)}")
     return identifier, {
         "id": identifier,
         "identifier": identifier,
@@ -238,9 +246,10 @@ def _rds_instance_outputs(name: str, inputs: Mapping[str, Any]) -> tuple[str, di
         "username": inputs.get("username", ""),
         "resourceId": f"db-{_hex('rds', name, length=26).upper()}",
         "engineVersionActual": str(inputs.get("engineVersion", "")),
+        "kmsKeyId": inputs.get("kmsKeyId") or _arn("kms", f"key/{_uuid('rds-storage-key', name)}"),
         "masterUserSecrets": [
             {
-                "kmsKeyId": _arn("kms", f"key/{_uuid('rds-secret-key', name)}"),
+                "kmsKeyId": secret_key,
                 "secretArn": secret_arn,
                 "secretStatus": "active",
             }

@@ -1,4 +1,4 @@
-"""Translations of the VPC resources (network, subnets, gateways, routes, security groups) into moto.
+"""Translations of the VPC resources (network, subnets, gateways, routes, security groups, flow logs) into moto.
 
 Same contract as ``translators``: camelCase inputs in, ``(id, outputs)`` with moto's
 identifiers out. Pulumi numbers arrive as floats, hence the ``int()`` around ports.
@@ -174,6 +174,88 @@ def security_group(mocks, r):
     }
 
 
+def _default_group(mocks, vpc_id: str) -> dict[str, Any]:
+    in_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": ["default"]}]
+    groups = _ec2(mocks).describe_security_groups(Filters=in_vpc)["SecurityGroups"]
+    if not groups:
+        raise ValueError(f"VPC {vpc_id} has no default security group (is it a VPC of this sandbox?)")
+    return groups[0]
+
+
+def default_security_group(mocks, r):
+    inputs = r.inputs
+    if inputs.get("ingress") or inputs.get("egress"):
+        raise ValueError("inline ingress/egress rules are not emulated: declare aws.vpc.SecurityGroup*Rule resources")
+    ec2 = _ec2(mocks)
+    group_id = _default_group(mocks, inputs["vpcId"])["GroupId"]
+    # As the provider does on adoption: every rule the group has goes, and only declared ones
+    # (none are emulated) come back. AWS's default group allows all traffic from itself and all
+    # traffic out; moto's has only the egress rule. Both end up empty.
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group_id]}])
+    ingress = [x["SecurityGroupRuleId"] for x in rules["SecurityGroupRules"] if not x["IsEgress"]]
+    egress = [x["SecurityGroupRuleId"] for x in rules["SecurityGroupRules"] if x["IsEgress"]]
+    if ingress:
+        ec2.revoke_security_group_ingress(GroupId=group_id, SecurityGroupRuleIds=ingress)
+    if egress:
+        ec2.revoke_security_group_egress(GroupId=group_id, SecurityGroupRuleIds=egress)
+    if inputs.get("tags"):
+        ec2.create_tags(Resources=[group_id], Tags=_tags_list(inputs["tags"]))
+    group = _default_group(mocks, inputs["vpcId"])
+    return group_id, {
+        "id": group_id,
+        "arn": _ec2_arn(mocks, "security-group", group_id),
+        "name": group["GroupName"],
+        "description": group["Description"],
+        "vpcId": group["VpcId"],
+        "ownerId": group["OwnerId"],
+        "ingress": [],
+        "egress": [],
+    }
+
+
+_FLOW_LOG_TARGETS = {"vpcId": "VPC", "subnetId": "Subnet", "eniId": "NetworkInterface"}
+
+
+def _log_group_name(arn: str) -> str:
+    # arn:aws:logs:<region>:<account>:log-group:<name>[:*]
+    name = arn.split(":log-group:", 1)[-1]
+    return name[:-2] if name.endswith(":*") else name
+
+
+def flow_log(mocks, r):
+    inputs = r.inputs
+    targets = [(kind, inputs[key]) for key, kind in _FLOW_LOG_TARGETS.items() if inputs.get(key)]
+    if len(targets) != 1:
+        raise ValueError(f"a flow log needs exactly one of {', '.join(_FLOW_LOG_TARGETS)} (all the sandbox emulates)")
+    (resource_type, resource_id), destination_type = targets[0], inputs.get("logDestinationType") or "cloud-watch-logs"
+    kwargs: dict[str, Any] = dict(
+        ResourceType=resource_type,
+        ResourceIds=[resource_id],
+        TrafficType=inputs["trafficType"],
+        LogDestinationType=destination_type,
+        LogDestination=inputs["logDestination"],
+        MaxAggregationInterval=int(inputs.get("maxAggregationInterval") or 600),
+        **_tag_spec("vpc-flow-log", r),
+    )
+    if destination_type == "cloud-watch-logs":
+        role = inputs.get("iamRoleArn")
+        if not role:
+            raise ValueError("a flow log to CloudWatch Logs needs iamRoleArn (the role VPC Flow Logs delivers with)")
+        # AWS refuses a role it cannot find; moto accepts any ARN.
+        _client(mocks, "iam").get_role(RoleName=role.rsplit("/", 1)[-1])
+        kwargs["DeliverLogsPermissionArn"] = role
+        # moto checks the destination group by its name only (and marks delivery FAILED without it);
+        # AWS describes a flow log created from the ARN with both, as this one then reads.
+        kwargs["LogGroupName"] = _log_group_name(inputs["logDestination"])
+    if inputs.get("logFormat"):
+        kwargs["LogFormat"] = inputs["logFormat"]
+    created = _ec2(mocks).create_flow_logs(**kwargs)
+    if created.get("Unsuccessful"):
+        raise ValueError(f"the flow log was refused: {created['Unsuccessful']}")
+    flow_log_id = created["FlowLogIds"][0]
+    return flow_log_id, {"id": flow_log_id, "arn": _ec2_arn(mocks, "vpc-flow-log", flow_log_id)}
+
+
 def _rule_permission(inputs: dict[str, Any]) -> dict[str, Any]:
     protocol = str(inputs["ipProtocol"])
     permission: dict[str, Any] = {"IpProtocol": protocol}
@@ -227,6 +309,8 @@ NETWORK_TRANSLATORS = {
     "aws:ec2/route:Route": route,
     "aws:ec2/routeTableAssociation:RouteTableAssociation": route_table_association,
     "aws:ec2/securityGroup:SecurityGroup": security_group,
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": default_security_group,
+    "aws:ec2/flowLog:FlowLog": flow_log,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": security_group_ingress_rule,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": security_group_egress_rule,
 }

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import runpy
 from collections.abc import Mapping
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from infra.components.packaging import PROJECT_ROOT, SKIP_LAYER_BUILD_ENV
+from infra.components.packaging import PROJECT_ROOT, layer_builds_skipped
 from infra.sandbox.mocks import DeclaredResource, RecordingMocks
 
 PROGRAM = PROJECT_ROOT / "__main__.py"
@@ -58,28 +57,16 @@ class ProgramRun:
         return [r for r in self.resources if r.typ == typ]
 
 
-@contextmanager
-def _layer_build_skipped():
-    previous = os.environ.get(SKIP_LAYER_BUILD_ENV)
-    os.environ[SKIP_LAYER_BUILD_ENV] = "1"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(SKIP_LAYER_BUILD_ENV, None)
-        else:
-            os.environ[SKIP_LAYER_BUILD_ENV] = previous
-
-
 def run_program(
     mocks: RecordingMocks,
     config: Mapping[str, Any],
     stack: str = "dev",
     secret_keys: list[str] | None = None,
+    build_layers: bool = False,
 ) -> ProgramRun:
     """Run ``__main__.py`` fresh under ``mocks`` with ``config`` (full keys, e.g. ``aws:region``).
 
-    The dependency layer is not built: handlers never run from it under mocks.
+    Dependency layers are not built unless ``build_layers``: handlers never run from them under mocks.
     """
     pulumi_settings.reset_options(project=PROJECT, stack=stack)
     pulumi.runtime.set_all_config(_as_config_strings(config), secret_keys or [])
@@ -91,7 +78,7 @@ def run_program(
         runpy.run_path(str(PROGRAM), run_name="__main__")
 
     try:
-        with _layer_build_skipped():
+        with nullcontext() if build_layers else layer_builds_skipped():
             _sync_await(run_pulumi_func(program))
             root = pulumi_settings.get_root_resource()
             outputs = _sync_await(pulumi.Output.from_input(dict(root.outputs)).future()) if root else {}

@@ -10,132 +10,121 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import asl
-from infra.components import grants as g
-from infra.components.pipeline import FunctionRuntime, FunctionSpec, StepFunctionPipeline, StepFunctionPipelineArgs
-from infra.components.triggers import API_ACCESS_KEYS, ApiAccess, HttpApiStart, HttpApiStartArgs
-from infra.config import Section, StackConfig
+from infra import integrations as i
+from infra.components.key import pipeline_key
+from infra.components.pipeline import StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
+from infra.components.stack import StackContext
+from infra.components.triggers import API_ACCESS_KEYS, ApiAccess, HttpApiStart, HttpApiStartArgs, TriggerOwner
+from infra.config import FUNCTION_KEYS, FunctionSettings, Section, StackConfig
 
 PIPELINE = "greeting"
 ROUTE_KEY = "POST /greetings"
+# hello raises only InvalidInputError: nothing of its own is worth a second try.
+RETRYABLE_ERRORS = asl.error_names()
 
 
 @dataclass(frozen=True)
 class GreetingSettings:
     """``stepworks:greeting`` settings."""
 
-    memory_mb: int = 128
-    timeout_s: int = 30
+    functions: FunctionSettings = field(default_factory=lambda: FunctionSettings(128, 30))
     access: ApiAccess = field(default_factory=ApiAccess)
 
     @classmethod
     def from_section(cls, section: Section) -> GreetingSettings:
         """Validate the section (unknown keys are errors)."""
-        section.reject_unknown(["memory", "timeout", *API_ACCESS_KEYS])
-        return cls(
-            memory_mb=section.memory_mb(default=128),
-            timeout_s=section.timeout_s(default=30),
-            access=ApiAccess.from_section(section),
-        )
+        section.reject_unknown([*FUNCTION_KEYS, *API_ACCESS_KEYS])
+        return cls(FunctionSettings.from_section(section, 128, 30), ApiAccess.from_section(section))
 
 
-def definition(refs: Mapping[str, str]) -> dict[str, Any]:
-    """The greeting state machine, given the hello function's ARN and the table name."""
-    return {
-        "Comment": "Greeting: validate a message, format a record, insert it into DynamoDB.",
-        "StartAt": "InvokeLambda",
-        "TimeoutSeconds": 300,
-        "States": {
-            "InvokeLambda": asl.lambda_task(
-                refs["hello"],
-                next_state="FormatDynamoDBRecord",
-                timeout_s=60,
-                catch_to="Failed",
-                comment="Validates the message; its output is {message, greeting}.",
-            ),
-            "FormatDynamoDBRecord": {
-                "Type": "Pass",
-                "Parameters": {
-                    "id.$": "States.UUID()",
-                    "Timestamp.$": "$$.State.EnteredTime",
-                    "Message.$": "$.message",
-                },
-                "Next": "InsertDynamoDBRecord",
-            },
-            "InsertDynamoDBRecord": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::dynamodb:putItem",
-                "Parameters": {
-                    "TableName": refs["table"],
-                    "Item": {
-                        "id": {"S.$": "$.id"},
-                        "Timestamp": {"S.$": "$.Timestamp"},
-                        "Message": {"S.$": "$.Message"},
+def definition(refs: Mapping[str, Any]) -> asl.Definition:
+    """The greeting state machine, given the hello function's ARN and the table (``TableRef``)."""
+    return asl.Definition.of(
+        {
+            "Comment": "Greeting: validate a message, format a record, insert it into DynamoDB.",
+            "StartAt": "InvokeLambda",
+            "TimeoutSeconds": 300,
+            "States": {
+                "InvokeLambda": i.lambda_invoke(
+                    refs["hello"],
+                    retries=asl.lambda_retries(RETRYABLE_ERRORS),
+                    next_state="FormatDynamoDBRecord",
+                    timeout_s=60,
+                    catch_to="Failed",
+                    comment="Validates the message; its output is {message, greeting}.",
+                ),
+                "FormatDynamoDBRecord": {
+                    "Type": "Pass",
+                    "Parameters": {
+                        "id.$": "States.UUID()",
+                        "Timestamp.$": "$$.State.EnteredTime",
+                        "Message.$": "$.message",
                     },
-                    # A retried put after a lost response must not overwrite or duplicate.
-                    "ConditionExpression": "attribute_not_exists(id)",
+                    "Next": "InsertDynamoDBRecord",
                 },
-                "ResultPath": None,
-                "TimeoutSeconds": 30,
-                "Retry": [asl.retry(asl.DYNAMODB_TRANSIENT_ERRORS)],
-                "Catch": asl.catch_all("Failed"),
-                "End": True,
+                "InsertDynamoDBRecord": i.dynamodb_put_item(
+                    refs["table"],
+                    {"id": {"S.$": "$.id"}, "Timestamp": {"S.$": "$.Timestamp"}, "Message": {"S.$": "$.Message"}},
+                    # A retried put after a lost response must not overwrite or duplicate.
+                    condition="attribute_not_exists(id)",
+                    result_path=None,
+                    next_state=None,
+                    timeout_s=30,
+                    catch_to="Failed",
+                ),
+                "Failed": asl.fail_with_cause("Greeting failed"),
             },
-            "Failed": asl.fail_with_cause("Greeting failed"),
-        },
-    }
+        }
+    )
+
+
+@dataclass
+class GreetingPipelineArgs:
+    """The stack the pipeline belongs to and its settings."""
+
+    stack: StackContext
+    settings: GreetingSettings = field(default_factory=GreetingSettings)
 
 
 class GreetingPipeline(pulumi.ComponentResource):
-    """Table, hello function, state machine and the ``POST /greetings`` trigger."""
+    """Key, table, hello function, state machine and the ``POST /greetings`` trigger."""
 
-    def __init__(
-        self,
-        name: str,
-        runtime: FunctionRuntime,
-        settings: GreetingSettings,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: GreetingPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:workflows:GreetingPipeline", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = {**runtime.tags, "pipeline": PIPELINE}
+        stack, settings = args.stack, args.settings
+        self.key = pipeline_key(stack, PIPELINE, "greeting: table and logs", parent=self)
         self.table = aws.dynamodb.Table(
             f"{name}-table",
             billing_mode="PAY_PER_REQUEST",
             hash_key="id",
             attributes=[aws.dynamodb.TableAttributeArgs(name="id", type="S")],
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=self.key.arn),
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            tags=tags,
-            opts=child,
+            tags=stack.tags_for(PIPELINE),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.pipeline = StepFunctionPipeline(
             name,
             StepFunctionPipelineArgs(
                 pipeline=PIPELINE,
-                runtime=runtime,
-                functions={
-                    "hello": FunctionSpec(
-                        handler="pipelines.greeting.handlers.hello",
-                        memory_mb=settings.memory_mb,
-                        timeout_s=settings.timeout_s,
-                    )
-                },
+                stack=stack,
+                key_arn=self.key.arn,
+                functions={"hello": function_spec(settings.functions, "pipelines.greeting.handlers.hello")},
                 render_definition=definition,
-                references={"table": self.table.name},
-                integration_grants=[g.table_put_item(self.table.arn)],
+                references={"table": i.table_ref(self.table.name, self.table.arn, self.key.arn)},
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.api = HttpApiStart(
             f"{name}-start",
             HttpApiStartArgs(
+                owner=TriggerOwner(stack, PIPELINE),
                 state_machine_arn=self.pipeline.arn,
                 route_key=ROUTE_KEY,
+                key_arn=self.key.arn,
                 access=settings.access,
-                log_retention_days=runtime.log_retention_days,
-                tags=tags,
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.outputs = {
             "apiUrl": self.api.url,
@@ -145,7 +134,7 @@ class GreetingPipeline(pulumi.ComponentResource):
         self.register_outputs(self.outputs)
 
 
-def build(stack: StackConfig, runtime: FunctionRuntime) -> dict[str, pulumi.Output]:
+def build(stack_config: StackConfig, stack: StackContext) -> dict[str, pulumi.Output]:
     """Create the greeting pipeline from stack config; returns its stack outputs."""
-    settings = GreetingSettings.from_section(stack.pipeline(PIPELINE))
-    return GreetingPipeline(PIPELINE, runtime, settings).outputs
+    settings = GreetingSettings.from_section(stack_config.pipeline(PIPELINE))
+    return GreetingPipeline(PIPELINE, GreetingPipelineArgs(stack, settings)).outputs

@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 from cryptography import x509
 
-import pipelines.incidents.errors  # noqa: F401 - registers the pipeline's retryable errors for asl
 from infra import asl
+from infra import integrations as i
 from infra.components import grants as g
+from infra.components import logs, trust
 from infra.components.database import CA_CERT_IDENTIFIER, DatabaseSettings, PostgresDatabase, PostgresDatabaseArgs
 from infra.components.function import VpcPlacement
+from infra.components.key import pipeline_key
 from infra.components.network import (
     Network,
     NetworkArgs,
@@ -29,10 +30,14 @@ from infra.components.network import (
     allow_https_egress,
     security_group,
 )
-from infra.components.pipeline import FunctionRuntime, FunctionSpec, StepFunctionPipeline, StepFunctionPipelineArgs
-from infra.components.triggers import API_ACCESS_KEYS, ApiAccess, HttpApiStart, HttpApiStartArgs
-from infra.config import ConfigError, Section, StackConfig
+from infra.components.pipeline import StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
+from infra.components.secret import ApiTokenSecret, ApiTokenSecretArgs
+from infra.components.stack import StackContext
+from infra.components.triggers import API_ACCESS_KEYS, ApiAccess, HttpApiStart, HttpApiStartArgs, TriggerOwner
+from infra.config import FUNCTION_KEYS, ConfigError, FunctionSettings, Section, StackConfig
+from pipelines.common.errors import RateLimitedError, UpstreamUnavailableError
 from pipelines.incidents.config import BUNDLED_RDS_CA
+from pipelines.incidents.errors import DatabaseUnavailableError
 
 PIPELINE = "incidents"
 ROUTE_KEY = "POST /invoke"
@@ -40,14 +45,15 @@ DEFAULT_API_BASE_URL = "https://api.pagerduty.com"
 # The original design: the whole run may take 45 minutes, each function 10.
 STATE_MACHINE_TIMEOUT_S = 45 * 60
 DEFAULT_FUNCTION_TIMEOUT_S = 10 * 60
+# PagerDuty outages and rate limits, and a database that is briefly unreachable.
+RETRYABLE_ERRORS = asl.error_names(DatabaseUnavailableError, RateLimitedError, UpstreamUnavailableError)
 
 
 @dataclass(frozen=True)
 class IncidentsSettings:
     """``stepworks:incidents`` settings."""
 
-    memory_mb: int = 512
-    timeout_s: int = DEFAULT_FUNCTION_TIMEOUT_S
+    functions: FunctionSettings = field(default_factory=lambda: FunctionSettings(512, DEFAULT_FUNCTION_TIMEOUT_S))
     api_base_url: str = DEFAULT_API_BASE_URL
     load_batch_size: int = 5000
     access: ApiAccess = field(default_factory=ApiAccess)
@@ -57,16 +63,10 @@ class IncidentsSettings:
     @classmethod
     def from_section(cls, section: Section) -> IncidentsSettings:
         """Validate the section (unknown keys are errors)."""
-        section.reject_unknown(
-            ["memory", "timeout", "apiBaseUrl", "loadBatchSize", "network", "database", *API_ACCESS_KEYS]
-        )
-        api_base_url = section.string("apiBaseUrl", DEFAULT_API_BASE_URL)
-        if not api_base_url.startswith(("https://", "http://127.0.0.1")):
-            raise ConfigError(f"{section.key('apiBaseUrl')}: {api_base_url!r} is not allowed; allowed: an https URL")
+        section.reject_unknown(["apiBaseUrl", "loadBatchSize", "network", "database", *FUNCTION_KEYS, *API_ACCESS_KEYS])
         return cls(
-            memory_mb=section.memory_mb(default=512),
-            timeout_s=section.timeout_s(default=DEFAULT_FUNCTION_TIMEOUT_S),
-            api_base_url=api_base_url,
+            functions=FunctionSettings.from_section(section, 512, DEFAULT_FUNCTION_TIMEOUT_S),
+            api_base_url=section.service_url("apiBaseUrl", DEFAULT_API_BASE_URL),
             load_batch_size=section.integer("loadBatchSize", 5000, 100, 50000),
             access=ApiAccess.from_section(section),
             network=NetworkSettings.from_section(section.section("network")),
@@ -93,70 +93,90 @@ def _succeeded(next_state: str) -> dict[str, Any]:
     }
 
 
-def definition(refs: Mapping[str, str]) -> dict[str, Any]:
+def definition(refs: Mapping[str, Any]) -> asl.Definition:
     """The incidents state machine, given its function ARNs and ``taskTimeout``."""
     timeout = int(refs["taskTimeout"])
+    retries = asl.lambda_retries(RETRYABLE_ERRORS)
 
-    def step(key: str, next_state: str, comment: str) -> dict[str, Any]:
-        return asl.lambda_task(
-            refs[key], next_state=next_state, timeout_s=timeout, catch_to="HandleError", comment=comment
+    def step(key: str, next_state: str, comment: str, catch_to: str = "HandleError") -> asl.Task:
+        return i.lambda_invoke(
+            refs[key], retries=retries, next_state=next_state, timeout_s=timeout, catch_to=catch_to, comment=comment
         )
 
-    return {
-        "Comment": "Incidents: PagerDuty incidents → RDS PostgreSQL → validation report; failures end in HandleError.",
-        "StartAt": "WrapRequest",
-        "TimeoutSeconds": STATE_MACHINE_TIMEOUT_S,
-        "States": {
-            # The request body becomes one field of an object, so a Catch can always add "error"
-            # to the state (even for a body that is not an object) and the execution id names the run.
-            "WrapRequest": {
-                "Type": "Pass",
-                "Parameters": {"request.$": "$", "execution_id.$": "$$.Execution.Id"},
-                "Next": "FetchInitial",
+    return asl.Definition.of(
+        {
+            "Comment": "Incidents: PagerDuty → RDS PostgreSQL → validation report; failures end in HandleError.",
+            "StartAt": "WrapRequest",
+            "TimeoutSeconds": STATE_MACHINE_TIMEOUT_S,
+            "States": {
+                # The request body becomes one field of an object, so a Catch can always add "error"
+                # to the state (even for a body that is not an object) and the execution id names the run.
+                "WrapRequest": {
+                    "Type": "Pass",
+                    "Parameters": {"request.$": "$", "execution_id.$": "$$.Execution.Id"},
+                    "Next": "FetchInitial",
+                },
+                "FetchInitial": step(
+                    "fetch-initial",
+                    "FetchInitialSucceeded",
+                    "Applies migrations, records the run, asks PagerDuty for the window's total.",
+                ),
+                "FetchInitialSucceeded": _succeeded("FetchComplete"),
+                "FetchComplete": step(
+                    "fetch-complete", "FetchCompleteSucceeded", "Pages through PagerDuty and upserts the incidents."
+                ),
+                "FetchCompleteSucceeded": _succeeded("Validate"),
+                "Validate": step("validate", "ValidateSucceeded", "Runs the validation rules and stores the report."),
+                "ValidateSucceeded": _succeeded("Done"),
+                "Done": {"Type": "Succeed"},
+                "HandleError": step(
+                    "handle-error",
+                    "Failed",
+                    "Marks the run failed and returns {error, cause} for the Fail state.",
+                    catch_to="HandlerFailed",
+                ),
+                "Failed": asl.fail_with_cause("Incidents run failed", error_path="$.error", cause_path="$.cause"),
+                # The handler itself failed (e.g. Lambda unavailable): fail with its error instead.
+                "HandlerFailed": asl.fail_with_cause("Incidents run failed; the error handler failed too"),
             },
-            "FetchInitial": step(
-                "fetch-initial",
-                "FetchInitialSucceeded",
-                "Applies migrations, records the run, asks PagerDuty for the window's total.",
-            ),
-            "FetchInitialSucceeded": _succeeded("FetchComplete"),
-            "FetchComplete": step(
-                "fetch-complete", "FetchCompleteSucceeded", "Pages through PagerDuty and upserts the incidents."
-            ),
-            "FetchCompleteSucceeded": _succeeded("Validate"),
-            "Validate": step("validate", "ValidateSucceeded", "Runs the validation rules and stores the report."),
-            "ValidateSucceeded": _succeeded("Done"),
-            "Done": {"Type": "Succeed"},
-            "HandleError": asl.lambda_task(
-                refs["handle-error"],
-                next_state="Failed",
-                timeout_s=timeout,
-                catch_to="HandlerFailed",
-                comment="Marks the run failed and returns {error, cause} for the Fail state.",
-            ),
-            "Failed": asl.fail_with_cause("Incidents run failed", error_path="$.error", cause_path="$.cause"),
-            # The handler itself failed (e.g. Lambda unavailable): fail with its error instead.
-            "HandlerFailed": asl.fail_with_cause("Incidents run failed; the error handler failed too"),
-        },
-    }
+        }
+    )
+
+
+@dataclass
+class IncidentsPipelineArgs:
+    """The stack the pipeline belongs to and its settings."""
+
+    stack: StackContext
+    settings: IncidentsSettings = field(default_factory=IncidentsSettings)
 
 
 class IncidentsPipeline(pulumi.ComponentResource):
-    """Network, RDS PostgreSQL, PagerDuty token secret, four functions, state machine, POST /invoke."""
+    """Key, network, RDS PostgreSQL, PagerDuty token, four functions, state machine, POST /invoke."""
 
-    def __init__(
-        self,
-        name: str,
-        runtime: FunctionRuntime,
-        settings: IncidentsSettings,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: IncidentsPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:workflows:IncidentsPipeline", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = {**runtime.tags, "pipeline": PIPELINE}
-        identifier = f"{runtime.name_prefix}-{PIPELINE}".lower()
+        stack, settings = args.stack, args.settings
+        tags = stack.tags_for(PIPELINE)
+        identifier = stack.owner(PIPELINE).lower()
 
-        self.network = Network(f"{name}-network", NetworkArgs(settings.network, tags), opts=child)
+        self.key = pipeline_key(stack, PIPELINE, "incidents: database, secrets, logs", parent=self)
+        role_path = trust.role_path(stack.name_prefix, PIPELINE)
+        self.network = Network(
+            f"{name}-network",
+            NetworkArgs(
+                settings.network,
+                key_arn=self.key.arn,
+                flow_log_group_name=logs.flow_log_group_name(stack.name_prefix, PIPELINE),
+                log_retention_days=stack.log_retention_days,
+                role_path=role_path,
+                account_id=stack.account_id,
+                region=stack.region,
+                tags=tags,
+            ),
+            opts=child,
+        )
         self.functions_sg = security_group(
             f"{name}-functions-sg",
             SecurityGroupArgs(self.network.vpc_id, f"{identifier}: functions (HTTPS out, PostgreSQL to the db)", tags),
@@ -171,16 +191,24 @@ class IncidentsPipeline(pulumi.ComponentResource):
                 vpc_id=self.network.vpc_id,
                 subnet_ids=self.network.private_subnet_ids,
                 client_security_group_id=self.functions_sg.id,
-                log_retention_days=runtime.log_retention_days,
+                key_arn=self.key.arn,
+                role_path=role_path,
+                account_id=stack.account_id,
+                region=stack.region,
+                log_retention_days=stack.log_retention_days,
                 tags=tags,
             ),
             opts=child,
         )
-        self.token = aws.secretsmanager.Secret(
+        self.token = ApiTokenSecret(
             f"{name}-pagerduty-token",
-            description="PagerDuty REST API token (read-only) for the incidents pipeline; set its value after deploy",
-            tags=tags,
-            opts=child,
+            ApiTokenSecretArgs(
+                "PagerDuty REST API token (read-only) for the incidents pipeline; set its value after deploy",
+                self.key.arn,
+                moved_from=self,
+                tags=tags,
+            ),
+            child,
         )
 
         placement = VpcPlacement(subnet_ids=self.network.private_subnet_ids, security_group_ids=[self.functions_sg.id])
@@ -192,48 +220,47 @@ class IncidentsPipeline(pulumi.ComponentResource):
             "DB_SSLMODE": "verify-full",
         }
         pagerduty_env = {"PAGERDUTY_TOKEN_SECRET_ARN": self.token.arn, "PAGERDUTY_API_BASE_URL": settings.api_base_url}
-        read_db_secret = g.secret_read(self.database.master_secret_arn)
-        read_token = g.secret_read(self.token.arn)
+        read_db_secret = g.secret_read(self.database.master_secret_arn, self.key.arn)
 
-        def spec(handler: str, grants: list[g.Grant], env: Mapping[str, pulumi.Input[str]]) -> FunctionSpec:
-            return FunctionSpec(
-                handler=f"pipelines.incidents.handlers.{handler}",
-                memory_mb=settings.memory_mb,
-                timeout_s=settings.timeout_s,
+        def spec(handler: str, grants: list[g.Grant], env: Mapping[str, pulumi.Input[str]]):
+            return function_spec(
+                settings.functions,
+                f"pipelines.incidents.handlers.{handler}",
                 environment={**database_env, **env},
                 grants=grants,
                 vpc=placement,
             )
 
         functions = {
-            "fetch-initial": spec("fetch_initial", [read_db_secret, read_token], pagerduty_env),
+            "fetch-initial": spec("fetch_initial", [*read_db_secret, *self.token.read()], pagerduty_env),
             "fetch-complete": spec(
                 "fetch_complete",
-                [read_db_secret, read_token],
+                [*read_db_secret, *self.token.read()],
                 {**pagerduty_env, "LOAD_BATCH_SIZE": str(settings.load_batch_size)},
             ),
-            "validate": spec("validate", [read_db_secret], {}),
-            "handle-error": spec("handle_error", [read_db_secret], {}),
+            "validate": spec("validate", read_db_secret, {}),
+            "handle-error": spec("handle_error", read_db_secret, {}),
         }
         self.pipeline = StepFunctionPipeline(
             name,
             StepFunctionPipelineArgs(
                 pipeline=PIPELINE,
-                runtime=runtime,
+                stack=stack,
+                key_arn=self.key.arn,
                 functions=functions,
                 render_definition=definition,
-                references={"taskTimeout": str(asl.task_timeout_for(settings.timeout_s))},
+                references={"taskTimeout": str(asl.task_timeout_for(settings.functions.timeout_s))},
             ),
             opts=child,
         )
         self.api = HttpApiStart(
             f"{name}-start",
             HttpApiStartArgs(
+                owner=TriggerOwner(stack, PIPELINE),
                 state_machine_arn=self.pipeline.arn,
                 route_key=ROUTE_KEY,
+                key_arn=self.key.arn,
                 access=settings.access,
-                log_retention_days=runtime.log_retention_days,
-                tags=tags,
             ),
             opts=child,
         )
@@ -259,8 +286,8 @@ def require_bundled_root(region: str, bundle: Path = BUNDLED_RDS_CA) -> None:
         )
 
 
-def build(stack: StackConfig, runtime: FunctionRuntime) -> dict[str, pulumi.Output]:
+def build(stack_config: StackConfig, stack: StackContext) -> dict[str, pulumi.Output]:
     """Create the incidents pipeline from stack config; returns its stack outputs."""
-    settings = IncidentsSettings.from_section(stack.pipeline(PIPELINE))
-    require_bundled_root(stack.region)
-    return IncidentsPipeline(PIPELINE, runtime, settings).outputs
+    settings = IncidentsSettings.from_section(stack_config.pipeline(PIPELINE))
+    require_bundled_root(stack_config.region)
+    return IncidentsPipeline(PIPELINE, IncidentsPipelineArgs(stack, settings)).outputs

@@ -1,8 +1,9 @@
 """Typed pipeline errors.
 
 Step Functions matches a Lambda failure on the exception's class name (``errorType``), so the
-class names below are part of the workflow contract: the ASL retry presets list the retryable
-ones by name (see ``retryable_error_names``). Rename with care.
+class names below are part of the workflow contract: each workflow lists the retryable errors
+its own functions raise (``infra.asl.error_names``), and a test ties that list to the raise
+statements its handlers can reach. Rename with care.
 """
 
 from __future__ import annotations
@@ -51,16 +52,3 @@ class RateLimitedError(RetryableError):
     def __init__(self, message: str, retry_after: float | None = None):
         self.retry_after = retry_after
         super().__init__(message)
-
-
-def _all_subclasses(cls: type) -> list[type]:
-    found = []
-    for sub in cls.__subclasses__():
-        found.append(sub)
-        found.extend(_all_subclasses(sub))
-    return found
-
-
-def retryable_error_names() -> list[str]:
-    """Names of every retryable error class, for ASL ``ErrorEquals``."""
-    return sorted({cls.__name__ for cls in [RetryableError, *_all_subclasses(RetryableError)]})

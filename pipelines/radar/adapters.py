@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.common.aws import client
 from pipelines.common.errors import ConfigurationError, DataIntegrityError, UpstreamUnavailableError
+from pipelines.common.jsontext import utf8_json
 
 # KMS answers these when the key cannot be used at all: retrying will not help.
 _KMS_CONFIGURATION_ERRORS = {
@@ -102,4 +102,4 @@ class Bucket:
 
     def put_json(self, key: str, document: object) -> None:
         """Write ``document`` as UTF-8 JSON."""
-        self.put_bytes(key, json.dumps(document, ensure_ascii=False).encode("utf-8"), "application/json")
+        self.put_bytes(key, utf8_json(document), "application/json")

@@ -6,10 +6,10 @@ overwrites the same objects instead of adding new ones.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from pipelines.common.errors import InvalidInputError
+from pipelines.common.jsontext import utf8_json
 from pipelines.radar.cloudflare import NOT_FOUND, OK, QueryResult
 from pipelines.radar.flatten import to_csv
 
@@ -63,6 +63,6 @@ def data_document(staged: object, org_id: str, timestamp: str) -> dict:
 def render_files(document: dict) -> dict[str, bytes]:
     """``{"json": …, "csv": …}`` bodies (UTF-8, no BOM) for one data document."""
     return {
-        "json": json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"),
+        "json": utf8_json(document, indent=2),
         "csv": to_csv([document]).encode("utf-8"),
     }

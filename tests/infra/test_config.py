@@ -67,7 +67,7 @@ def test_bad_pipeline_values_name_the_key(section, message):
 def test_memory_at_the_bounds_is_accepted():
     for memory in (128, 10240):
         settings = GreetingSettings.from_section(load({"greeting": {"memory": memory}}).pipeline("greeting"))
-        assert settings.memory_mb == memory
+        assert settings.functions.memory_mb == memory
 
 
 @pytest.mark.parametrize(
@@ -95,3 +95,55 @@ def test_unknown_time_zone_names_the_key():
     section = Section("stepworks:radar", {"timezone": "Mars/Olympus"})
     with pytest.raises(ConfigError, match=r"^stepworks:radar.timezone: \"Mars/Olympus\" is not a time zone"):
         section.timezone()
+
+
+def reserved(value):
+    return GreetingSettings.from_section(load({"greeting": {"reservedConcurrency": value}}).pipeline("greeting"))
+
+
+def test_reserved_concurrency_is_unset_by_default_and_takes_1_to_1000():
+    assert GreetingSettings.from_section(load({}).pipeline("greeting")).functions.reserved_concurrency is None
+    assert reserved(5).functions.reserved_concurrency == 5
+    assert reserved("1000").functions.reserved_concurrency == 1000
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (0, "stepworks:greeting.reservedConcurrency: 0 throttles every invocation"),
+        (1001, "stepworks:greeting.reservedConcurrency: 1001 is out of range; allowed: 1–1000"),
+        ("many", "stepworks:greeting.reservedConcurrency:"),
+    ],
+)
+def test_bad_reserved_concurrency_names_the_key(value, message):
+    with pytest.raises(ConfigError) as raised:
+        reserved(value)
+    assert str(raised.value).startswith(message)
+
+
+def test_access_log_retention_defaults_to_a_year_and_is_checked():
+    assert load({}).access_log_retention_days == 365
+    assert load({"accessLogRetentionDays": 30}).access_log_retention_days == 30
+    with pytest.raises(ConfigError, match="stepworks:accessLogRetentionDays: 0 is out of range"):
+        load({"accessLogRetentionDays": 0})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1.evil.example/orgs",
+        "http://api.cloudflare.com/client/v4",
+        "ftp://example.com",
+        "https://user:pass@example.com",
+        "https://",
+    ],
+)
+def test_a_service_url_must_be_https_or_loopback_parsed_not_prefix_matched(url):
+    with pytest.raises(ConfigError, match=r"stepworks:x\.apiBaseUrl: .* is not allowed; allowed: an https URL"):
+        Section("stepworks:x", {"apiBaseUrl": url}).service_url("apiBaseUrl")
+
+
+def test_https_and_the_sandbox_loopback_are_accepted():
+    section = Section("stepworks:x", {"a": "https://api.pagerduty.com", "b": "http://127.0.0.1:8123/v4"})
+    assert section.service_url("a") == "https://api.pagerduty.com"
+    assert section.service_url("b") == "http://127.0.0.1:8123/v4"

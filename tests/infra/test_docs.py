@@ -21,7 +21,7 @@ def test_a_diagram_shows_functions_retries_choices_catches_and_map_bodies():
         {key: f"arn:aws:lambda:us-west-2:1:function:sw-dev-radar-{key}" for key in radar_functions()}
         | {"maxConcurrency": "4", "taskTimeout": "150"}
     )
-    chart = mermaid(definition)
+    chart = mermaid(definition.document)
     assert chart.startswith("flowchart TD\n    start((start)) --> ResolveTimestamp\n")
     assert 'ProviderEndpoint["ProviderEndpoint<br/>λ sw-dev-radar-provider<br/>retry ×3"]' in chart
     assert 'ResolveTimestamp -->|"$.scheduledTime present"| UseScheduledTime' in chart

@@ -154,9 +154,14 @@ def test_functions_read_only_their_secrets_and_manage_only_vpc_interfaces(dev_pr
             arn for s in granted.values() if "secretsmanager:GetSecretValue" in s["Action"] for arn in s["Resource"]
         }
         assert readable == ({db_secret, token} if key.startswith("fetch-") else {db_secret})
-        assert set(granted) == {"WriteOwnLogGroup", "XRayWrite", "SecretRead", "VpcNetworking"} | (
-            {"SecretRead2"} if key.startswith("fetch-") else set()
-        )
+        assert set(granted) == {"WriteOwnLogGroup", "XRayWrite", "SecretRead", "SecretReadKey", "VpcNetworking"}
+        # Both secrets are under the pipeline's key, decrypted through Secrets Manager only.
+        assert granted["SecretReadKey"]["Resource"] == [
+            one(dev_program, "aws:kms/key:Key", "incidents-key").outputs["arn"]
+        ]
+        assert granted["SecretReadKey"]["Condition"] == {
+            "StringEquals": {"kms:ViaService": "secretsmanager.us-west-2.amazonaws.com"}
+        }
         assert not any(a.startswith(("rds:", "rds-db:")) for s in granted.values() for a in s["Action"])
 
 
@@ -189,7 +194,7 @@ def test_the_rendered_definition_passes_static_checks_and_times_out_after_45_min
 
 
 def test_every_step_retries_transient_errors_three_times_with_full_jitter_and_never_bad_input():
-    definition = incidents.definition({key: f"arn:{key}" for key in FUNCTIONS} | {"taskTimeout": "630"})
+    definition = incidents.definition({key: f"arn:{key}" for key in FUNCTIONS} | {"taskTimeout": "630"}).document
     for state in ("FetchInitial", "FetchComplete", "Validate"):
         (rule,) = definition["States"][state]["Retry"]
         assert (rule["MaxAttempts"], rule["IntervalSeconds"], rule["BackoffRate"], rule["JitterStrategy"]) == (
@@ -198,7 +203,12 @@ def test_every_step_retries_transient_errors_three_times_with_full_jitter_and_ne
             2.0,
             "FULL",
         )
-        assert {"DatabaseUnavailableError", "RateLimitedError", "UpstreamUnavailableError"} <= set(rule["ErrorEquals"])
+        assert set(rule["ErrorEquals"]) == {
+            *asl.LAMBDA_TRANSIENT_ERRORS,
+            "DatabaseUnavailableError",
+            "RateLimitedError",
+            "UpstreamUnavailableError",
+        }
         assert not {"InvalidInputError", "UpstreamAuthError", "ConfigurationError"} & set(rule["ErrorEquals"])
         assert definition["States"][state]["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "HandleError"}
@@ -206,7 +216,7 @@ def test_every_step_retries_transient_errors_three_times_with_full_jitter_and_ne
 
 
 def test_each_step_goes_on_only_on_success_true_and_otherwise_to_the_error_handler():
-    definition = incidents.definition({key: f"arn:{key}" for key in FUNCTIONS} | {"taskTimeout": "630"})
+    definition = incidents.definition({key: f"arn:{key}" for key in FUNCTIONS} | {"taskTimeout": "630"}).document
     states = definition["States"]
     assert states["WrapRequest"]["Parameters"] == {"request.$": "$", "execution_id.$": "$$.Execution.Id"}
     for check, next_state in (
@@ -270,8 +280,8 @@ def test_subnet_blocks_split_the_vpc_into_private_and_public_twenties():
         ),
         ({"database": {"masterUsername": "postgres"}}, "stepworks:incidents.database.masterUsername:"),
         (
-            {"database": {"backupRetentionDays": 0}},
-            "stepworks:incidents.database.backupRetentionDays: 0 is out of range",
+            {"database": {"backupRetentionDays": 3}},
+            "stepworks:incidents.database.backupRetentionDays: 3 is out of range; allowed: 7–35",
         ),
         ({"database": {"deletionProtection": "yes"}}, "stepworks:incidents.database.deletionProtection:"),
     ],
@@ -284,7 +294,8 @@ def test_bad_incidents_settings_name_the_key(values, message):
 
 def test_defaults_match_the_original_design():
     settings = IncidentsSettings.from_section(Section("stepworks:incidents", None))
-    assert settings.timeout_s == 600
+    assert settings.functions.timeout_s == 600
+    assert settings.functions.reserved_concurrency is None
     assert settings.database == DatabaseSettings()
     assert settings.network == NetworkSettings()
     assert DatabaseSettings.from_section(Section("x", {"engineVersion": 17})).engine_version == "17"

@@ -6,7 +6,10 @@ import pytest
 
 from infra import asl
 from infra.components.grants import WILDCARD_ONLY_ACTIONS
+from infra.integrations import TableRef
 from infra.workflows import greeting
+
+TABLE = TableRef("t", "arn:aws:dynamodb:us-west-2:123456789012:table/t")
 
 WRITE_VERBS = ("Put", "Create", "Update", "Delete", "Start", "Send", "Invoke", "Write", "Assign", "Unassign", "Publish")
 
@@ -32,7 +35,6 @@ def test_greeting_declares_its_table_function_state_machine_and_api(dev_program)
         ("aws:apigatewayv2/route:Route", "greeting-start-route"),
         ("aws:apigatewayv2/integration:Integration", "greeting-start-integration"),
         ("aws:apigatewayv2/stage:Stage", "greeting-start-stage"),
-        ("aws:lambda/layerVersion:LayerVersion", "sw-dev-deps-layer"),
     ]:
         assert expected in names
     assert set(dev_program.outputs["greeting"]) == {"apiUrl", "stateMachineArn", "tableName"}
@@ -57,9 +59,13 @@ def test_the_state_machine_role_invokes_only_its_own_function_and_puts_only_into
     assert invoke[0]["Resource"] == sorted([fn_arn, f"{fn_arn}:*"])
     table_arn = by_name(dev_program, "aws:dynamodb/table:Table", "greeting-table").outputs["arn"]
     dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
-    assert dynamo == [
-        {"Sid": "TablePutItem", "Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": [table_arn]}
-    ]
+    assert dynamo == [{"Sid": "TableWrite", "Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": [table_arn]}]
+    # The table is encrypted with the pipeline's key: the put carries the key, used through DynamoDB only.
+    key_arn = by_name(dev_program, "aws:kms/key:Key", "greeting-key").outputs["arn"]
+    (key,) = [s for s in statements if s["Sid"] == "TableWriteKey"]
+    assert key["Resource"] == [key_arn]
+    assert set(key["Action"]) >= {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert key["Condition"] == {"StringEquals": {"kms:ViaService": "dynamodb.us-west-2.amazonaws.com"}}
 
 
 def test_each_function_role_writes_only_its_own_log_group(dev_program):
@@ -144,7 +150,7 @@ def test_the_rendered_greeting_definition_passes_static_checks(dev_program):
 
 
 def test_greeting_definition_formats_uuid_timestamp_and_message_and_retries_with_full_jitter():
-    definition = greeting.definition({"hello": "arn:aws:lambda:us-west-2:1:function:f", "table": "t"})
+    definition = greeting.definition({"hello": "arn:aws:lambda:us-west-2:1:function:f", "table": TABLE}).document
     assert definition["States"]["FormatDynamoDBRecord"]["Parameters"] == {
         "id.$": "States.UUID()",
         "Timestamp.$": "$$.State.EnteredTime",
@@ -156,8 +162,8 @@ def test_greeting_definition_formats_uuid_timestamp_and_message_and_retries_with
         assert "States.ALL" not in retry["ErrorEquals"]
         assert definition["States"][state]["Catch"][0]["Next"] == "Failed"
     invoke_retry = definition["States"]["InvokeLambda"]["Retry"][0]["ErrorEquals"]
-    assert "Lambda.TooManyRequestsException" in invoke_retry and "UpstreamUnavailableError" in invoke_retry
-    assert "InvalidInputError" not in invoke_retry
+    # hello can raise no retryable error of its own: only Lambda's transient errors are retried.
+    assert invoke_retry == list(asl.LAMBDA_TRANSIENT_ERRORS)
     assert definition["States"]["Failed"]["Type"] == "Fail"
 
 
@@ -192,6 +198,6 @@ def test_a_jwt_issuer_in_config_switches_the_route_to_a_jwt_authorizer():
     ],
 )
 def test_static_checks_catch_broken_definitions(mutate, problem):
-    definition = greeting.definition({"hello": "arn", "table": "t"})
+    definition = greeting.definition({"hello": "arn", "table": TABLE}).document
     mutate(definition)
     assert any(problem in p for p in asl.check_definition(definition)), asl.check_definition(definition)

@@ -15,7 +15,8 @@ def policy_of(program, name):
 
 
 def one(program, typ, name=None):
-    found = [r for r in program.of_type(typ) if name is None or r.name == name]
+    # Without a name: the radar data bucket's companion of that type.
+    found = [r for r in program.of_type(typ) if r.name == name or (name is None and r.name.startswith("radar-data"))]
     assert len(found) == 1, [r.name for r in program.of_type(typ)]
     return found[0]
 
@@ -30,7 +31,16 @@ def test_fetch_reads_only_the_token_secret_and_writes_only_the_staging_prefix(de
         "Action": ["s3:PutObject"],
         "Resource": [f"arn:aws:s3:::{bucket}/staging/*"],
     }
-    assert set(statements) == {"WriteOwnLogGroup", "XRayWrite", "SecretRead", "S3Write", "BucketKey"}
+    assert set(statements) == {"WriteOwnLogGroup", "XRayWrite", "SecretRead", "SecretReadKey", "S3Write", "S3WriteKey"}
+    key_arn = one(dev_program, "aws:kms/key:Key", "radar-key").outputs["arn"]
+    # Writing an SSE-KMS object generates a data key under the bucket's key, through S3 only.
+    assert statements["S3WriteKey"] == {
+        "Sid": "S3WriteKey",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": [key_arn],
+        "Condition": {"StringEquals": {"kms:ViaService": "s3.us-west-2.amazonaws.com"}},
+    }
 
 
 def test_prepare_reads_staging_and_writes_only_data_files(dev_program):
@@ -44,7 +54,7 @@ def test_prepare_reads_staging_and_writes_only_data_files(dev_program):
 
 def test_the_provider_reads_only_the_registry_object_and_uses_the_key_for_data_keys(dev_program):
     bucket = dev_program.outputs["radar"]["bucketName"]
-    key_arn = one(dev_program, "aws:kms/key:Key").outputs["arn"]
+    key_arn = one(dev_program, "aws:kms/key:Key", "radar-key").outputs["arn"]
     statements = policy_of(dev_program, "radar-provider-policy")
     assert statements["S3Read"]["Resource"] == [f"arn:aws:s3:::{bucket}/config/orgs.json"]
     assert statements["EnvelopeKey"] == {
@@ -68,28 +78,28 @@ def test_the_token_never_travels_in_an_environment_variable(dev_program):
     assert not any("TOKEN" in k and not k.endswith("_SECRET_ARN") for k in env)
 
 
-def test_the_bucket_is_private_kms_encrypted_versioned_tls_only_and_expires_staging(dev_program):
-    block = one(dev_program, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
-    assert all(
-        block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-    )
+def test_the_bucket_is_a_secure_bucket_under_the_radar_key_that_expires_staging(dev_program):
+    # The SecureBucket properties themselves are the hardening rule pack's (test_hardening.py).
+    key_arn = one(dev_program, "aws:kms/key:Key", "radar-key").outputs["arn"]
     (rule,) = one(
         dev_program, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
     ).inputs["rules"]
-    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key_arn}
+    assert rule["bucketKeyEnabled"] is True
+    rules = {
+        r["id"]: r
+        for r in one(dev_program, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+    }
     assert (
-        one(dev_program, "aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]["status"]
-        == "Enabled"
+        rules["expire-staging"]["filter"]["prefix"] == "staging/" and rules["expire-staging"]["expiration"]["days"] == 7
     )
-    (deny,) = json.loads(one(dev_program, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    (lifecycle,) = one(dev_program, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
-    assert lifecycle["filter"]["prefix"] == "staging/" and lifecycle["expiration"]["days"] == 7
-    assert one(dev_program, "aws:kms/key:Key").inputs["enableKeyRotation"] is True
+    assert rules["abort-incomplete-multipart-uploads"]["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 7
+    registry = one(dev_program, "aws:s3/bucketObjectv2:BucketObjectv2", "radar-registry").inputs
+    assert (registry["serverSideEncryption"], registry["kmsKeyId"]) == ("aws:kms", key_arn)
 
 
 def test_the_schedule_runs_daily_at_six_utc_and_may_only_start_this_state_machine(dev_program):
-    schedule = one(dev_program, "aws:scheduler/schedule:Schedule").inputs
+    schedule = one(dev_program, "aws:scheduler/schedule:Schedule", "radar-daily-schedule").inputs
     assert schedule["scheduleExpression"] == "cron(0 6 * * ? *)"
     assert schedule["scheduleExpressionTimezone"] == "UTC"
     assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
@@ -102,7 +112,7 @@ def test_the_state_machine_invokes_only_its_six_functions_and_its_definition_pas
     functions = [f for f in dev_program.of_type("aws:lambda/function:Function") if f.name.startswith("radar-")]
     arns = sorted(a for f in functions for a in (f.outputs["arn"], f"{f.outputs['arn']}:*"))
     assert len(functions) == 6
-    assert policy_of(dev_program, "radar-sfn-policy")["InvokeOwnFunctions"]["Resource"] == arns
+    assert policy_of(dev_program, "radar-sfn-policy")["InvokeFunctions"]["Resource"] == arns
     definition = json.loads(one(dev_program, "aws:sfn/stateMachine:StateMachine", "radar-sfn").inputs["definition"])
     assert asl.check_definition(definition) == []
     assert definition["States"]["FetchEachOrg"]["MaxConcurrency"] == 4
@@ -111,7 +121,7 @@ def test_the_state_machine_invokes_only_its_six_functions_and_its_definition_pas
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"queries": ["ranking", "weather"]}, 'stepworks:radar.queries: unknown query "weather"'),
+        ({"queries": ["ranking", "weather"]}, 'stepworks:radar.queries: unknown value "weather"'),
         ({"schedule": "every day"}, 'stepworks:radar.schedule: "every day" is not a schedule expression'),
         ({"maxConcurrency": 0}, "stepworks:radar.maxConcurrency: 0 is out of range; allowed: 1–40"),
         ({"providerUrl": "http://registry.example.com"}, "stepworks:radar.providerUrl:"),

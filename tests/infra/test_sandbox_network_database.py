@@ -289,6 +289,96 @@ def test_inline_security_group_rules_are_refused_rather_than_dropped(mocks):
         declare(mocks, "aws:ec2/securityGroup:SecurityGroup", "x", vpcId=_vpc(mocks), egress=[{"protocol": "-1"}])
 
 
+def test_the_default_security_group_loses_every_rule_aws_gives_it(mocks):
+    vpc_id, vpc = declare(mocks, "aws:ec2/vpc:Vpc", "vpc", cidrBlock="10.0.0.0/16")
+    default_id = vpc["defaultSecurityGroupId"]
+    # AWS's default group admits all traffic from itself and lets everything out; moto's only the latter.
+    ec2().authorize_security_group_ingress(
+        GroupId=default_id, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": default_id}]}]
+    )
+    group_id, group = declare(
+        mocks,
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        "vpc-default",
+        vpcId=vpc_id,
+        ingress=[],
+        egress=[],
+        tags={"Name": "vpc-default-unused"},
+    )
+    assert group_id == default_id and (group["name"], group["vpcId"]) == ("default", vpc_id)
+    described = ec2().describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    assert (described["IpPermissions"], described["IpPermissionsEgress"]) == ([], [])
+    assert {"Key": "Name", "Value": "vpc-default-unused"} in described["Tags"]
+    rules = ec2().describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group_id]}])
+    assert rules["SecurityGroupRules"] == []
+
+
+def test_default_security_group_rules_are_refused_rather_than_dropped(mocks):
+    with pytest.raises(ValueError, match="inline ingress/egress rules are not emulated"):
+        declare(
+            mocks,
+            "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+            "d",
+            vpcId=_vpc(mocks),
+            ingress=[{"protocol": "-1", "self": True}],
+        )
+
+
+def _flow_log_role() -> str:
+    trust = {"Version": "2012-10-17", "Statement": []}
+    iam = boto3.client("iam", region_name=REGION)
+    return iam.create_role(RoleName="flow-logs", Path="/sw-dev/net/", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+
+
+def test_a_flow_log_delivers_all_traffic_of_the_vpc_into_its_log_group(mocks):
+    vpc_id = _vpc(mocks)
+    group = "/aws/vpc/sw-dev-incidents/flow-logs"
+    boto3.client("logs", region_name=REGION).create_log_group(logGroupName=group)
+    group_arn = f"arn:aws:logs:{REGION}:123456789012:log-group:{group}"
+    role = _flow_log_role()
+    flow_log_id, flow_log = declare(
+        mocks,
+        "aws:ec2/flowLog:FlowLog",
+        "flow",
+        vpcId=vpc_id,
+        trafficType="ALL",
+        logDestinationType="cloud-watch-logs",
+        logDestination=group_arn,
+        iamRoleArn=role,
+        maxAggregationInterval=60.0,
+        tags={"Name": "net"},
+    )
+    assert flow_log_id.startswith("fl-") and flow_log["arn"].endswith(f":vpc-flow-log/{flow_log_id}")
+    (described,) = ec2().describe_flow_logs(FlowLogIds=[flow_log_id])["FlowLogs"]
+    assert (described["ResourceId"], described["TrafficType"], described["MaxAggregationInterval"]) == (
+        vpc_id,
+        "ALL",
+        60,
+    )
+    assert (described["LogDestination"], described["LogGroupName"]) == (group_arn, group)
+    assert (described["DeliverLogsPermissionArn"], described["DeliverLogsStatus"]) == (role, "SUCCESS")
+    assert described["Tags"] == [{"Key": "Name", "Value": "net"}]
+
+
+def test_a_flow_log_with_a_role_that_does_not_exist_is_refused(mocks):
+    with pytest.raises(Exception, match="NoSuchEntity"):
+        declare(
+            mocks,
+            "aws:ec2/flowLog:FlowLog",
+            "flow",
+            vpcId=_vpc(mocks),
+            trafficType="ALL",
+            logDestination=f"arn:aws:logs:{REGION}:123456789012:log-group:x",
+            iamRoleArn="arn:aws:iam::123456789012:role/nobody",
+        )
+    with pytest.raises(ValueError, match="needs iamRoleArn"):
+        declare(mocks, "aws:ec2/flowLog:FlowLog", "f2", vpcId=_vpc(mocks), trafficType="ALL", logDestination="a")
+    with pytest.raises(ValueError, match="exactly one of vpcId, subnetId, eniId"):
+        declare(mocks, "aws:ec2/flowLog:FlowLog", "f3", trafficType="ALL", logDestination="a")
+
+
 # --- RDS --------------------------------------------------------------------------------------------
 
 
@@ -417,6 +507,89 @@ def test_with_an_external_server_the_instance_is_that_server_and_is_left_running
             assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
+def _key() -> str:
+    return boto3.client("kms", region_name=REGION).create_key(Description="pipeline")["KeyMetadata"]["Arn"]
+
+
+def _monitoring_role() -> str:
+    iam = boto3.client("iam", region_name=REGION)
+    return iam.create_role(RoleName="monitoring", Path="/sw-dev/incidents/", AssumeRolePolicyDocument="{}")["Role"][
+        "Arn"
+    ]
+
+
+def test_an_instance_reads_back_with_its_key_monitoring_and_performance_insights(mocks, fleet):
+    group, sg_id = _database_network(mocks)
+    key, role = _key(), _monitoring_role()
+    inputs = _instance_inputs(
+        group,
+        sg_id,
+        kmsKeyId=key,
+        masterUserSecretKmsKeyId=key,
+        monitoringInterval=60.0,
+        monitoringRoleArn=role,
+        performanceInsightsEnabled=True,
+        performanceInsightsKmsKeyId=key,
+        performanceInsightsRetentionPeriod=93.0,
+    )
+    identifier, outputs = declare(mocks, INSTANCE, "incidents-db", **inputs)
+    instance = boto3.client("rds", region_name=REGION).describe_db_instances(DBInstanceIdentifier=identifier)
+    described = instance["DBInstances"][0]
+    assert (described["KmsKeyId"], described["MonitoringInterval"], described["MonitoringRoleArn"]) == (key, 60, role)
+    assert (described["PerformanceInsightsEnabled"], described["PerformanceInsightsKMSKeyId"]) == (True, key)
+    assert described["PerformanceInsightsRetentionPeriod"] == 93
+    assert (outputs["kmsKeyId"], outputs["monitoringRoleArn"], outputs["performanceInsightsKmsKeyId"]) == (
+        key,
+        role,
+        key,
+    )
+
+    # The credentials the sandbox writes land in a secret under the declared key, and still connect.
+    secret_arn = outputs["masterUserSecrets"][0]["secretArn"]
+    assert outputs["masterUserSecrets"][0]["kmsKeyId"] == key
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    assert secrets.describe_secret(SecretId=secret_arn)["KmsKeyId"] == key
+    with _connect_as_a_function_would(outputs, fleet.ca_bundle_path()) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("stepworks",)
+
+
+def test_without_performance_insights_an_instance_reads_back_with_it_off(mocks, fleet):
+    group, sg_id = _database_network(mocks)
+    identifier, outputs = declare(mocks, INSTANCE, "incidents-db", **_instance_inputs(group, sg_id))
+    described = boto3.client("rds", region_name=REGION).describe_db_instances(DBInstanceIdentifier=identifier)
+    assert described["DBInstances"][0].get("PerformanceInsightsEnabled") in (None, False)
+    assert (outputs["performanceInsightsEnabled"], outputs["monitoringInterval"]) == (False, 0)
+
+
+@pytest.mark.parametrize("key_input", ["kmsKeyId", "masterUserSecretKmsKeyId"])
+def test_an_instance_under_a_key_that_does_not_exist_is_refused_as_rds_would(mocks, key_input):
+    group, sg_id = _database_network(mocks)
+    missing = f"arn:aws:kms:{REGION}:123456789012:key/00000000-0000-0000-0000-000000000000"
+    with pytest.raises(ValueError, match=f"KMSKeyNotAccessibleFault: {key_input}"):
+        declare(mocks, INSTANCE, "incidents-db", **_instance_inputs(group, sg_id, **{key_input: missing}))
+
+
+def test_monitoring_needs_a_role_that_exists_and_an_interval_with_it(mocks):
+    group, sg_id = _database_network(mocks)
+    with pytest.raises(Exception, match="NoSuchEntity"):
+        declare(
+            mocks,
+            INSTANCE,
+            "a",
+            **_instance_inputs(
+                group, sg_id, monitoringInterval=60.0, monitoringRoleArn="arn:aws:iam::123456789012:role/nobody"
+            ),
+        )
+    with pytest.raises(Exception, match="MonitoringRoleARN value is required"):
+        declare(mocks, INSTANCE, "b", **_instance_inputs(group, sg_id, identifier="b", monitoringInterval=60.0))
+
+
+def test_performance_insights_settings_without_performance_insights_are_refused(mocks):
+    group, sg_id = _database_network(mocks)
+    with pytest.raises(ValueError, match="need performanceInsightsEnabled"):
+        declare(mocks, INSTANCE, "a", **_instance_inputs(group, sg_id, performanceInsightsRetentionPeriod=7.0))
+
+
 def _run_inline(mocks, program) -> dict:
     """Run ``program`` under Pulumi's mock runtime (as ``run_program`` runs __main__.py); its exports."""
     pulumi_settings.reset_options(project="stepworks", stack="test")
@@ -525,6 +698,13 @@ def test_synthetic_outputs_give_what_the_program_reads():
     assert subnet_id.startswith("subnet-") and subnet["availabilityZone"] == "us-west-2a"
     assert synthetic_outputs("aws:ec2/securityGroup:SecurityGroup", "sg", {})[0].startswith("sg-")
     assert synthetic_outputs("aws:ec2/natGateway:NatGateway", "nat", {})[0].startswith("nat-")
+    flow_log_id, flow_log = synthetic_outputs("aws:ec2/flowLog:FlowLog", "flow", {"vpcId": vpc["id"]})
+    assert flow_log_id.startswith("fl-") and flow_log["arn"].endswith(f":vpc-flow-log/{flow_log_id}")
+    default_id, default = synthetic_outputs(
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "d", {"vpcId": vpc["id"]}
+    )
+    assert default_id.startswith("sg-") and (default["name"], default["vpcId"]) == ("default", vpc["id"])
+    assert (default["ingress"], default["egress"]) == ([], [])
 
     inputs = {"identifier": "incidents-db", "dbName": "incidents", "username": "stepworks"}
     identifier, db = synthetic_outputs(INSTANCE, "db", inputs)
@@ -535,6 +715,10 @@ def test_synthetic_outputs_give_what_the_program_reads():
     assert secret["secretArn"].startswith("arn:aws:secretsmanager:us-west-2:123456789012:secret:rds!db-")
     assert secret["secretArn"].endswith("-AbCdEf") and secret["secretStatus"] == "active"
     assert synthetic_outputs(INSTANCE, "db", inputs) == (identifier, db)  # deterministic
+    key = "arn:aws:kms:us-west-2:123456789012:key/pipeline"
+    _, keyed = synthetic_outputs(INSTANCE, "db", {**inputs, "kmsKeyId": key, "masterUserSecretKmsKeyId": key})
+    assert (keyed["kmsKeyId"], keyed["masterUserSecrets"][0]["kmsKeyId"]) == (key, key)
+    assert db["masterUserSecrets"][0]["kmsKeyId"] not in ("", key)  # without one, RDS's default key
 
 
 class _Function:

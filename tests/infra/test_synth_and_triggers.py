@@ -5,8 +5,9 @@ import json
 import pulumi
 
 from infra.cli import main as cli_main
-from infra.components.triggers import S3ObjectCreated, S3ObjectCreatedArgs, object_created_pattern
-from infra.sandbox.mocks import RecordingMocks
+from infra.components.stack import FunctionRuntime, StackContext
+from infra.components.triggers import S3ObjectCreated, S3ObjectCreatedArgs, TriggerOwner, object_created_pattern
+from infra.sandbox.mocks import ACCOUNT_ID, RecordingMocks
 
 
 def test_synth_writes_resources_every_state_machine_and_every_iam_policy(tmp_path, dev_program):
@@ -14,7 +15,7 @@ def test_synth_writes_resources_every_state_machine_and_every_iam_policy(tmp_pat
     resources = json.loads((tmp_path / "resources.json").read_text())
     assert {r["type"] for r in resources} >= {"aws:sfn/stateMachine:StateMachine", "aws:lambda/function:Function"}
     assert len(resources) == len([r for r in dev_program.resources if r.custom])
-    for pipeline in dev_program.outputs:
+    for pipeline in dev_program.outputs.keys() - {"accessLogBucket"}:
         definition = json.loads((tmp_path / f"{pipeline}.asl.json").read_text())
         assert definition["StartAt"] in definition["States"]
     policies = {p.name for p in dev_program.of_type("aws:iam/rolePolicy:RolePolicy")}
@@ -39,7 +40,11 @@ def test_s3_object_created_enables_eventbridge_and_targets_the_machine_with_a_st
 
     @pulumi.runtime.test
     def declare():
-        trigger = S3ObjectCreated("uploads", S3ObjectCreatedArgs(machine, "bucket-1", "incoming/"))
+        stack = StackContext(
+            "sw-test", "us-west-2", ACCOUNT_ID, 30, FunctionRuntime("python3.12", "x86_64", "INFO", None, [])
+        )
+        owner = TriggerOwner(stack, "uploads")
+        trigger = S3ObjectCreated("uploads", S3ObjectCreatedArgs(owner, machine, "bucket-1", "incoming/"))
         return trigger.rule.name
 
     declare()
@@ -54,6 +59,11 @@ def test_s3_object_created_enables_eventbridge_and_targets_the_machine_with_a_st
         {"Sid": "StartExecution", "Effect": "Allow", "Action": ["states:StartExecution"], "Resource": [machine]}
     ]
     (role,) = mocks.of_type("aws:iam/role:Role")
-    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
-        "Service": "events.amazonaws.com"
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    # EventBridge names the account and the rule when it assumes the role: only this rule may.
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": rule.outputs["arn"]},
     }
+    assert role.inputs["path"] == "/sw-test/uploads/"

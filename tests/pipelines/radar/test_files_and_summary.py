@@ -127,3 +127,10 @@ def test_summary_refuses_malformed_results_naming_the_field(results, field):
     with pytest.raises(InvalidInputError) as raised:
         summarize(results)
     assert raised.value.field == field
+
+
+def test_a_lone_surrogate_from_radar_still_renders_both_files_and_data_json_keeps_it():
+    document = {"orgId": "org-1", "timestamp": "2026-11-22T06:00:00Z", "radarData": {"name": "x\udc80y"}}
+    bodies = render_files(document)
+    assert json.loads(bodies["json"])["radarData"]["name"] == "x\udc80y"
+    assert "radarData.name" in bodies["csv"].decode("utf-8")

@@ -1,0 +1,58 @@
+"""StackContext: what every pipeline of a stack shares (naming, account, region, logging, log bucket)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pulumi
+
+from infra.components.packaging import LayerCatalog
+
+if TYPE_CHECKING:
+    from infra.components.bucket import AccessLogBucket
+
+
+@dataclass(frozen=True)
+class FunctionRuntime:
+    """What every function of the stack shares: runtime, architecture, code, layers, log level."""
+
+    runtime: str
+    architecture: str
+    log_level: str
+    code: pulumi.Archive
+    layers: LayerCatalog  # one layer per distinct set of packages the handlers import
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """Stack-wide settings and resources a workflow component builds on."""
+
+    name_prefix: str
+    region: str
+    account_id: pulumi.Input[str]
+    log_retention_days: int
+    functions: FunctionRuntime
+    # Every SecureBucket logs its server access here (None only in tests of a single component).
+    access_logs: AccessLogBucket | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def owner(self, pipeline: str) -> str:
+        """``sw-dev-radar``: the prefix of a pipeline's physical names."""
+        return f"{self.name_prefix}-{pipeline}"
+
+    def tags_for(self, pipeline: str) -> dict[str, str]:
+        """The stack's tags plus ``pipeline``."""
+        return {**self.tags, "pipeline": pipeline}
+
+    def arn(self, service: str, resource: str) -> pulumi.Output[str]:
+        """``arn:aws:<service>:<region>:<account>:<resource>`` of a resource not created yet."""
+        return pulumi.Output.from_input(self.account_id).apply(
+            lambda account: f"arn:aws:{service}:{self.region}:{account}:{resource}"
+        )
+
+
+def moved_from(former_parent: pulumi.Resource | None) -> list[pulumi.Alias]:
+    """Aliases keeping a resource's identity (no replacement) when it moves under a new parent."""
+    return [pulumi.Alias(parent=former_parent)] if former_parent is not None else []

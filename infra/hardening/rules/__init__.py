@@ -1,0 +1,14 @@
+"""The rule pack: every rule, in report order (encryption, storage, IAM, network and data, compute)."""
+
+from __future__ import annotations
+
+from infra.hardening.model import Rule
+from infra.hardening.rules import compute, encryption, iam, network, storage
+
+RULES: tuple[Rule, ...] = (*encryption.RULES, *storage.RULES, *iam.RULES, *network.RULES, *compute.RULES)
+
+
+def rule(rule_id: str) -> Rule:
+    """The rule with this id."""
+    (found,) = [r for r in RULES if r.id == rule_id]
+    return found
