@@ -36,8 +36,8 @@ from infra.sandbox import iam, lambda_runner
 from infra.sandbox.databases import DatabaseFleet
 from infra.sandbox.http_api import HttpApiServer
 from infra.sandbox.mocks import REGION, EmulatorMocks
-from infra.sandbox.program import ProgramRun, load_stack_file, run_program
-from infra.sandbox.translators import TRANSLATORS
+from infra.sandbox.program import ProgramError, ProgramRun, load_stack_file, run_program
+from infra.sandbox.translators import TRANSLATORS, unfinished_logging
 from pipelines.common.aws import reset_clients
 from pipelines.common.secrets import reset_secret_cache
 
@@ -120,6 +120,9 @@ class Sandbox:
             self.databases = DatabaseFleet()
         self.mocks = EmulatorMocks(TRANSLATORS, region=self.region, databases=self.databases, clients=self.client)
         self.program = run_program(self.mocks, self.config, stack=self.stack)
+        unfinished = unfinished_logging(self.mocks)
+        if unfinished:
+            raise ProgramError("; ".join(unfinished))
         ca_bundle = self.databases.ca_bundle_path()
         if ca_bundle:
             # Functions trust the sandbox's servers as deployed ones trust RDS (see lambda_runner).

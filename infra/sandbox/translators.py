@@ -8,14 +8,17 @@ The VPC and RDS types live in ``network_translators`` and ``database_translators
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
+import threading
 import zipfile
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from infra.sandbox import iam
+from infra.sandbox import trust as trust_policy
 from infra.sandbox.database_translators import DATABASE_TRANSLATORS
 from infra.sandbox.mocks import physical_name, unwrap_secret
 from infra.sandbox.network_translators import NETWORK_TRANSLATORS
@@ -415,33 +418,97 @@ def _emulated_bucket_policy(policy: dict[str, Any]) -> dict[str, Any]:
 
 
 def s3_policy(mocks, r):
-    policy = _emulated_bucket_policy(json.loads(r.inputs["policy"]))
+    declared = json.loads(r.inputs["policy"])
+    policy = _emulated_bucket_policy(declared)
     if policy["Statement"]:
         _client(mocks, "s3").put_bucket_policy(Bucket=r.inputs["bucket"], Policy=json.dumps(policy))
+    # Server access logging declared before this policy existed waits for it (see s3_logging).
+    for source, status in _pending_logging(mocks).pop(r.inputs["bucket"], []):
+        _enable_logging(mocks, source, status, declared)
     return r.inputs["bucket"], {}
+
+
+LOGGING_SERVICE = "logging.s3.amazonaws.com"
+
+
+def _pending_logging(mocks) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Target bucket → logging configurations waiting for that bucket's policy."""
+    if not hasattr(mocks, "pending_logging"):
+        mocks.pending_logging = {}
+    return mocks.pending_logging
+
+
+def _put_logging(mocks, source: str, status: dict[str, Any]) -> None:
+    _client(mocks, "s3").put_bucket_logging(Bucket=source, BucketLoggingStatus={"LoggingEnabled": status})
+
+
+_LOGGING_CHECK = threading.Lock()
+
+
+def _enable_logging(mocks, source: str, status: dict[str, Any], target_policy: dict[str, Any]) -> None:
+    """Enable logging of ``source`` if the target's policy lets S3 deliver its logs, as AWS reads it.
+
+    moto accepts a delivery statement only when its Resource is literally ``<target>/<prefix>*``
+    (or the whole bucket) and the statement is not preceded by one whose Principal is "*"; AWS
+    evaluates the policy. The sandbox evaluates it (``trust.evaluate`` with S3 logging's request
+    context: aws:SourceAccount and aws:SourceArn = the source bucket) and lets moto take its answer.
+    """
+    target = status["TargetBucket"]
+    context = {"aws:SourceAccount": _account(mocks), "aws:SourceArn": f"arn:aws:s3:::{source}"}
+    object_arn = f"arn:aws:s3:::{target}/{status['TargetPrefix']}{datetime.date.today():%Y-%m-%d}-00-00-00-LOG"
+    decision = trust_policy.evaluate(target_policy, LOGGING_SERVICE, context, "s3:PutObject", object_arn)
+    if not decision.allowed:
+        raise ValueError(
+            f"server access logs of {source} cannot go to {target}: its bucket policy does not let "
+            f"{LOGGING_SERVICE} s3:PutObject {object_arn} for {context['aws:SourceArn']} ({decision.reason})"
+        )
+    from moto.s3.models import FakeBucket
+
+    with _LOGGING_CHECK:
+        literal_check = FakeBucket.__dict__["_log_permissions_enabled_policy"]
+        FakeBucket._log_permissions_enabled_policy = staticmethod(lambda target_bucket, target_prefix: True)
+        try:
+            _put_logging(mocks, source, status)
+        finally:
+            FakeBucket._log_permissions_enabled_policy = literal_check
 
 
 def s3_logging(mocks, r):
     inputs = r.inputs
-    status: dict[str, Any] = {"TargetBucket": inputs["targetBucket"], "TargetPrefix": inputs.get("targetPrefix", "")}
+    source, target = inputs["bucket"], inputs["targetBucket"]
+    status: dict[str, Any] = {"TargetBucket": target, "TargetPrefix": inputs.get("targetPrefix", "")}
     key_format = inputs.get("targetObjectKeyFormat") or {}
     if key_format.get("partitionedPrefix") is not None:
-        source = (key_format["partitionedPrefix"] or {}).get("partitionDateSource", "EventTime")
-        status["TargetObjectKeyFormat"] = {"PartitionedPrefix": {"PartitionDateSource": source}}
+        partition_source = (key_format["partitionedPrefix"] or {}).get("partitionDateSource", "EventTime")
+        status["TargetObjectKeyFormat"] = {"PartitionedPrefix": {"PartitionDateSource": partition_source}}
     elif key_format.get("simplePrefix") is not None:
         status["TargetObjectKeyFormat"] = {"SimplePrefix": {}}
     try:
-        _client(mocks, "s3").put_bucket_logging(Bucket=inputs["bucket"], BucketLoggingStatus={"LoggingEnabled": status})
+        _put_logging(mocks, source, status)  # a target granting the log-delivery group by ACL, say
+        return source, {}
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "InvalidTargetBucketForLogging":
+        if exc.response["Error"]["Code"] != "InvalidTargetBucketForLogging" or "permissions" not in str(exc):
             raise
-        raise ValueError(
-            f"server access logs of {inputs['bucket']} cannot go to {inputs['targetBucket']}: "
-            f"{exc.response['Error']['Message']} (the target's policy must allow logging.s3.amazonaws.com "
-            f"s3:PutObject on arn:aws:s3:::{inputs['targetBucket']}/{status['TargetPrefix']}* and exist first: "
-            "make the BucketLogging depend on that BucketPolicy)"
-        ) from None
-    return inputs["bucket"], {}
+    try:
+        target_policy = json.loads(_client(mocks, "s3").get_bucket_policy(Bucket=target)["Policy"])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchBucketPolicy":
+            raise
+        # The target's policy may come later in the same deploy; Sandbox.deploy fails if it never does.
+        _pending_logging(mocks).setdefault(target, []).append((source, status))
+        return source, {}
+    _enable_logging(mocks, source, status, target_policy)
+    return source, {}
+
+
+def unfinished_logging(mocks) -> list[str]:
+    """Server access logging still waiting, after the deploy, for a target policy that admits it."""
+    return [
+        f"server access logs of {source} cannot go to {target}: {target} has no bucket policy letting "
+        f"{LOGGING_SERVICE} write under {status['TargetPrefix']}"
+        for target, waiting in getattr(mocks, "pending_logging", {}).items()
+        for source, status in waiting
+    ]
 
 
 def s3_lifecycle(mocks, r):

@@ -14,6 +14,9 @@ alternatives. A key absent from the request context makes a positive operator fa
 negated one (``StringNotEquals`` …) true; an ``…IfExists`` operator is true when its key is absent.
 An operator or element this module does not implement raises ``UnsupportedPolicyError`` naming
 it: a trust policy is never allowed by default.
+
+The same evaluation, given a ``resource``, decides what a resource policy lets a service principal
+do (S3 server access logging writing into its target bucket).
 """
 
 from __future__ import annotations
@@ -144,10 +147,22 @@ def _names_service(statement: Mapping[str, Any], principal: str) -> bool:
     return principal in _listed(named.get("Service", []))
 
 
+def _names_resource(statement: Mapping[str, Any], resource: str | None) -> bool:
+    if resource is None:  # a trust policy: the role itself is the resource
+        return True
+    if "NotResource" in statement:
+        return not any(glob_match(r, resource) for r in _listed(statement["NotResource"]))
+    return any(glob_match(r, resource) for r in _listed(statement.get("Resource", [])))
+
+
 def evaluate(
-    document: Mapping[str, Any] | str, principal: str, context: Mapping[str, str], action: str = ASSUME_ROLE
+    document: Mapping[str, Any] | str,
+    principal: str,
+    context: Mapping[str, str],
+    action: str = ASSUME_ROLE,
+    resource: str | None = None,
 ) -> Decision:
-    """May service ``principal`` perform ``action`` (sts:AssumeRole) under this trust policy, in ``context``?"""
+    """May service ``principal`` perform ``action`` (on ``resource``) under this policy, in ``context``?"""
     policy = json.loads(document) if isinstance(document, str) else document
     statements = policy.get("Statement", [])
     statements = statements if isinstance(statements, list) else [statements]
@@ -155,7 +170,9 @@ def evaluate(
     refusals: list[str] = []
     for index, statement in enumerate(statements):
         label = statement.get("Sid") or f"statement {index}"
-        if not _names_action(statement, action) or not _names_service(statement, principal):
+        if not _names_action(statement, action) or not _names_resource(statement, resource):
+            continue
+        if not _names_service(statement, principal):
             continue
         failure = _condition_failure(statement.get("Condition") or {}, context)
         if statement.get("Effect") == "Deny":

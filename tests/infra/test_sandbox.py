@@ -222,48 +222,82 @@ def _bucket(mocks, name):
     return _declare(mocks, "aws:s3/bucket:Bucket", name, bucket=name)[0]
 
 
-def test_server_access_logging_is_accepted_with_a_service_principal_policy_on_the_target(emulated):
-    source, target = _bucket(emulated, "sw-dev-radar-data"), _bucket(emulated, "sw-dev-access-logs")
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-             "Resource": [f"arn:aws:s3:::{target}", f"arn:aws:s3:::{target}/*"],
-             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-            {"Sid": "ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": ["logging.s3.amazonaws.com"]},
-             "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{target}/radar/*"],
-             "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"},
-                           "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{source}"}}},
-        ],
-    }  # fmt: skip
-    _declare(emulated, "aws:s3/bucketPolicy:BucketPolicy", "p", bucket=target, policy=json.dumps(policy))
-    _declare(
-        emulated,
+def _log_bucket_policy(target: str, *sources: str) -> str:
+    """The access log bucket's policy as the program writes it: TLS only, delivery for ``sources``."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{target}", f"arn:aws:s3:::{target}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+                {
+                    "Sid": "S3ServerAccessLogsFromThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "logging.s3.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": f"arn:aws:s3:::{target}/s3-access/*",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": "123456789012"},
+                        "ArnLike": {"aws:SourceArn": [f"arn:aws:s3:::{s}" for s in sources]},
+                    },
+                },
+            ],
+        }
+    )
+
+
+def _logging(mocks, source, target):
+    return _declare(
+        mocks,
         "aws:s3/bucketLogging:BucketLogging",
-        "l",
+        f"{source}-logging",
         bucket=source,
         targetBucket=target,
-        targetPrefix="radar/",
+        targetPrefix=f"s3-access/{source}/",
         targetObjectKeyFormat={"partitionedPrefix": {"partitionDateSource": "EventTime"}},
     )
-    enabled = _client("s3").get_bucket_logging(Bucket=source)["LoggingEnabled"]
-    assert (enabled["TargetBucket"], enabled["TargetPrefix"]) == (target, "radar/")
 
 
-def test_server_access_logging_without_a_grant_on_the_target_says_what_is_missing(emulated):
-    source, target = _bucket(emulated, "sw-dev-source"), _bucket(emulated, "sw-dev-target")
-    with pytest.raises(
-        ValueError,
-        match=re.escape("must allow logging.s3.amazonaws.com s3:PutObject on arn:aws:s3:::sw-dev-target/logs/"),
-    ):
-        _declare(
-            emulated,
-            "aws:s3/bucketLogging:BucketLogging",
-            "l",
-            bucket=source,
-            targetBucket=target,
-            targetPrefix="logs/",
-        )
+def _logged_into(source):
+    return _client("s3").get_bucket_logging(Bucket=source).get("LoggingEnabled", {}).get("TargetBucket")
+
+
+def test_server_access_logging_is_enabled_when_the_target_policy_admits_the_source_before_or_after(emulated):
+    from infra.sandbox.translators import unfinished_logging
+
+    early, late, target = (_bucket(emulated, n) for n in ("sw-dev-early", "sw-dev-late", "sw-dev-access-logs"))
+    # The log bucket's policy is written last (it names every source): logging waits for it.
+    _logging(emulated, late, target)
+    assert _logged_into(late) is None and unfinished_logging(emulated)
+    _declare(
+        emulated, "aws:s3/bucketPolicy:BucketPolicy", "p", bucket=target, policy=_log_bucket_policy(target, early, late)
+    )
+    assert _logged_into(late) == target
+    _logging(emulated, early, target)
+    assert _logged_into(early) == target
+    assert unfinished_logging(emulated) == []
+
+
+def test_server_access_logging_from_a_source_the_target_does_not_admit_is_refused_naming_why(emulated):
+    from infra.sandbox.translators import unfinished_logging
+
+    source, other, target = (_bucket(emulated, n) for n in ("sw-dev-source", "sw-dev-other", "sw-dev-target"))
+    _declare(emulated, "aws:s3/bucketPolicy:BucketPolicy", "p", bucket=target, policy=_log_bucket_policy(target, other))
+    with pytest.raises(ValueError, match=re.escape("ArnLike aws:SourceArn: 'arn:aws:s3:::sw-dev-source'")):
+        _logging(emulated, source, target)
+
+    never = _bucket(emulated, "sw-dev-no-policy")
+    _logging(emulated, source, never)
+    assert unfinished_logging(emulated) == [
+        "server access logs of sw-dev-source cannot go to sw-dev-no-policy: sw-dev-no-policy has no bucket policy "
+        "letting logging.s3.amazonaws.com write under s3-access/sw-dev-source/"
+    ]
 
 
 def test_an_encrypted_topic_and_queue_keep_their_key_retention_and_policies(emulated):

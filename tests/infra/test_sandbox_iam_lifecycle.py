@@ -51,7 +51,7 @@ def test_everything_is_restored_when_the_block_fails(environment):
 
 
 def test_everything_is_restored_when_the_sandbox_cannot_start(environment, monkeypatch):
-    def broken(factory):
+    def broken(*args):
         raise RuntimeError("cannot patch moto")
 
     monkeypatch.setattr(iam_emulation, "install", broken)
