@@ -28,10 +28,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import importlib
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import xmltodict
 from moto.core.exceptions import JsonRESTError, _RESTError
 from moto.iam import access_control
 
@@ -125,6 +127,13 @@ class _Refusal(Exception):
 
 class _AccessDeniedXml(_RESTError):
     code = 403
+
+    def __init__(self, error_type: str, message: str):
+        super().__init__(error_type, message)
+        # With a RequestId, as AWS sends it (the interpreter's SNS integration reads it from the error).
+        error = {"Code": error_type, "Message": message, "Type": "Sender"}
+        response = {"ErrorResponse": {"Errors": {"Error": error}, "RequestId": str(uuid.uuid4())}}
+        self.description = xmltodict.unparse(response, full_document=True)
 
 
 class _AccessDeniedJson(JsonRESTError):

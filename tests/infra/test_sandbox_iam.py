@@ -246,6 +246,123 @@ def test_s3_grants_stay_scoped_to_their_prefix(declared, sandbox):
         s3.put_object(Bucket=bucket, Key="final/a.json", Body=b"{}")
 
 
+def echo(event, context):
+    """Return the event."""
+    return event
+
+
+def _as_role(declared, base: str):
+    """A client factory signing as a fresh role of ``base`` (Lambda's trust), and the role's name."""
+    role = declared.role(base, LAMBDA_TRUST)
+    credentials = declared.sandbox.iam.assume(role, iam.LAMBDA)
+    return (lambda service: declared.sandbox.iam.client_for(credentials, service, REGION)), declared.name(base)
+
+
+def _topic(declared):
+    arn = declared.declare("aws:sns/topic:Topic", "topic", name=declared.name("topic"))["arn"]
+    return arn, lambda c: c("sns").publish(TopicArn=arn, Message="m")
+
+
+def _queue(declared):
+    queue = declared.declare("aws:sqs/queue:Queue", "queue", name=declared.name("queue"))
+    return queue["arn"], lambda c: c("sqs").send_message(QueueUrl=queue["url"], MessageBody="m")
+
+
+def _index(declared):
+    name = declared.name("indexed")
+    declared.sandbox.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byG",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}/index/byG"
+    query = {"IndexName": "byG", "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "x"}}}
+    return arn, lambda c: c("dynamodb").query(TableName=name, **query)
+
+
+def _qualified_function(declared):
+    fn = declared.function("echo", declared.role("echo-exec", LAMBDA_TRUST), "echo")
+    return f"{fn['arn']}:$LATEST", lambda c: c("lambda").invoke(FunctionName=f"{fn['name']}:$LATEST", Payload=b"{}")
+
+
+def _execution(declared):
+    machine = _pass_machine(declared)
+    execution = declared.sandbox.start(machine, {})
+    return execution, lambda c: c("stepfunctions").describe_execution(executionArn=execution)
+
+
+def _start(declared):
+    machine = _pass_machine(declared)
+    return machine, lambda c: c("stepfunctions").start_execution(stateMachineArn=machine, name=uuid.uuid4().hex)
+
+
+def _log_stream(declared):
+    group = declared.name("/aws/lambda/logged")
+    declared.declare("aws:cloudwatch/logGroup:LogGroup", "logged", name=group)
+    declared.sandbox.client("logs").create_log_stream(logGroupName=group, logStreamName="s")
+    arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}:log-stream:s"
+    events = [{"timestamp": 0, "message": "m"}]
+    return arn, lambda c: c("logs").put_log_events(logGroupName=group, logStreamName="s", logEvents=events)
+
+
+def _alias(declared):
+    key = declared.declare("aws:kms/key:Key", "aliased")
+    alias = f"alias/{declared.name('aliased')}"
+    declared.declare("aws:kms/alias:Alias", "alias", name=alias, targetKeyId=key["arn"])
+    return key["arn"], lambda c: c("kms").encrypt(KeyId=alias, Plaintext=b"p")
+
+
+@pytest.mark.parametrize(
+    ("action", "setup"),
+    [
+        ("sns:Publish", _topic),
+        ("sqs:SendMessage", _queue),
+        ("dynamodb:Query", _index),
+        ("lambda:InvokeFunction", _qualified_function),
+        ("states:DescribeExecution", _execution),
+        ("states:StartExecution", _start),
+        ("logs:PutLogEvents", _log_stream),
+        ("kms:Encrypt", _alias),
+    ],
+)
+def test_each_service_checks_the_resource_the_call_acts_on(declared, action, setup):
+    resource, call = setup(declared)
+    clients, role_name = _as_role(declared, "caller")
+    with pytest.raises(ClientError) as denied:
+        call(clients)
+    assert action in str(denied.value)
+    assert f"on resource: {resource}" in str(denied.value)
+
+    # A grant in IAM's own pattern form for that resource (function versions, log streams, …).
+    pattern = {"lambda:InvokeFunction": resource.rsplit(":", 1)[0] + ":*"}.get(action, resource)
+    if action == "logs:PutLogEvents":
+        pattern = resource.split(":log-stream:")[0] + ":*"
+    declared.grant(role_name, allow(action.lower(), pattern))  # actions compare case-insensitively
+    call(clients)
+
+
+def test_a_batch_over_two_tables_needs_the_grant_on_both(declared):
+    first, second = declared.table("first"), declared.table("second")
+    clients, role_name = _as_role(declared, "batch")
+    declared.grant(role_name, allow("dynamodb:BatchWriteItem", first["arn"]))
+    batch = {t["name"]: [{"PutRequest": {"Item": {"id": {"S": t["name"]}}}}] for t in (first, second)}
+    with pytest.raises(ClientError, match=re.escape(f"dynamodb:BatchWriteItem on resource: {second['arn']}")):
+        clients("dynamodb").batch_write_item(RequestItems=batch)
+    declared.grant(role_name, allow("dynamodb:BatchWriteItem", "arn:aws:dynamodb:*:*:table/*"), "all-tables")
+    clients("dynamodb").batch_write_item(RequestItems=batch)
+
+
 # --- state machines ------------------------------------------------------------------------------------------
 
 
