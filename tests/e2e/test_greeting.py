@@ -85,7 +85,9 @@ def test_a_request_signed_with_other_credentials_is_forbidden(sandbox, table):
     request = AWSRequest(
         method="POST", url=url, data=b'{"message": "hi"}', headers={"Content-Type": "application/json"}
     )
-    SigV4Auth(Credentials("FOOBARKEY", "wrong-secret"), "execute-api", sandbox.region).add_auth(request)
+    # The sandbox's own key id (its operator's), with a secret that is not the key's.
+    forged = Credentials(sandbox.iam.operator.access_key, "wrong-secret")
+    SigV4Auth(forged, "execute-api", sandbox.region).add_auth(request)
     response = requests.post(url, data=b'{"message": "hi"}', headers=dict(request.headers.items()), timeout=10)
     assert response.status_code == 403
     assert response.json()["message"] == "Forbidden: signature does not match"
