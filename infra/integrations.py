@@ -203,6 +203,19 @@ def _dynamodb(
     )
 
 
+def _expressions(condition: str | None, names: Mapping[str, str] | None, values: Mapping[str, Any] | None) -> dict:
+    return {
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": dict(names) if names else None,
+        "ExpressionAttributeValues": dict(values) if values else None,
+    }
+
+
+def _dynamodb_write(api: str, table: TableRef, parameters: Mapping[str, Any], retries, common: dict) -> asl.Task:
+    action = f"dynamodb:{api[0].upper()}{api[1:]}"
+    return _dynamodb(api, table, parameters, g.table_write(table.arn, table.key_arn, (action,)), retries, common)
+
+
 def dynamodb_put_item(
     table: TableRef,
     item: Mapping[str, Any],
@@ -214,14 +227,8 @@ def dynamodb_put_item(
     **common,
 ) -> asl.Task:
     """Put one item (``dynamodb:putItem``); ``condition`` makes a retried put safe."""
-    parameters = {
-        "Item": dict(item),
-        "ConditionExpression": condition,
-        "ExpressionAttributeNames": dict(names) if names else None,
-        "ExpressionAttributeValues": dict(values) if values else None,
-    }
-    grants = g.table_write(table.arn, table.key_arn, ("dynamodb:PutItem",))
-    return _dynamodb("putItem", table, parameters, grants, retries, common)
+    parameters = {"Item": dict(item), **_expressions(condition, names, values)}
+    return _dynamodb_write("putItem", table, parameters, retries, common)
 
 
 def dynamodb_get_item(
@@ -233,10 +240,7 @@ def dynamodb_get_item(
     **common,
 ) -> asl.Task:
     """Read one item (``dynamodb:getItem``), strongly consistent unless told otherwise."""
-    grants = [
-        g.Grant("TableGetItem", ("dynamodb:GetItem",), [table.arn]),
-        *([g.key_through(table.key_arn, g.KMS_TABLE_READ, "dynamodb", "TableGetItemKey")] if table.key_arn else []),
-    ]
+    grants = g.table_read(table.arn, table.key_arn, ("dynamodb:GetItem",))
     parameters = {"Key": dict(key), "ConsistentRead": consistent}
     return _dynamodb("getItem", table, parameters, grants, retries, common)
 
@@ -253,15 +257,8 @@ def dynamodb_update_item(
     **common,
 ) -> asl.Task:
     """Update one item (``dynamodb:updateItem``) with ``update`` (an UpdateExpression)."""
-    parameters = {
-        "Key": dict(key),
-        "UpdateExpression": update,
-        "ConditionExpression": condition,
-        "ExpressionAttributeNames": dict(names) if names else None,
-        "ExpressionAttributeValues": dict(values) if values else None,
-    }
-    grants = g.table_write(table.arn, table.key_arn, ("dynamodb:UpdateItem",))
-    return _dynamodb("updateItem", table, parameters, grants, retries, common)
+    parameters = {"Key": dict(key), "UpdateExpression": update, **_expressions(condition, names, values)}
+    return _dynamodb_write("updateItem", table, parameters, retries, common)
 
 
 def dynamodb_delete_item(
@@ -275,14 +272,8 @@ def dynamodb_delete_item(
     **common,
 ) -> asl.Task:
     """Delete one item (``dynamodb:deleteItem``)."""
-    parameters = {
-        "Key": dict(key),
-        "ConditionExpression": condition,
-        "ExpressionAttributeNames": dict(names) if names else None,
-        "ExpressionAttributeValues": dict(values) if values else None,
-    }
-    grants = g.table_write(table.arn, table.key_arn, ("dynamodb:DeleteItem",))
-    return _dynamodb("deleteItem", table, parameters, grants, retries, common)
+    parameters = {"Key": dict(key), **_expressions(condition, names, values)}
+    return _dynamodb_write("deleteItem", table, parameters, retries, common)
 
 
 def dynamodb_query(
@@ -310,11 +301,8 @@ def dynamodb_query(
     }
     if start_key_path:
         parameters["ExclusiveStartKey.$"] = start_key_path
-    resources = [table.arn] if index is None else [f"{table.arn}/index/{index}"]
-    grants = [
-        g.Grant("TableQuery", ("dynamodb:Query",), resources),
-        *([g.key_through(table.key_arn, g.KMS_TABLE_READ, "dynamodb", "TableQueryKey")] if table.key_arn else []),
-    ]
+    resource = table.arn if index is None else f"{table.arn}/index/{index}"
+    grants = g.table_read(resource, table.key_arn, ("dynamodb:Query",))
     return _dynamodb("query", table, parameters, grants, retries, common, resource=f"{STATES}aws-sdk:dynamodb:query")
 
 

@@ -90,9 +90,11 @@ def _with_key(
     return [grant, key_through(key_arn, actions, service, f"{grant.sid}Key", context or None)]
 
 
-def table_read(table_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None) -> list[Grant]:
-    """Read items of one DynamoDB table (and decrypt them with its key)."""
-    return _with_key(Grant("TableRead", TABLE_READ_ACTIONS, [table_arn]), key_arn, KMS_TABLE_READ, "dynamodb")
+def table_read(
+    table_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None, actions: Sequence[str] = TABLE_READ_ACTIONS
+) -> list[Grant]:
+    """Read items of one DynamoDB table or index (``actions``, default every item read), with its key."""
+    return _with_key(Grant("TableRead", tuple(actions), [table_arn]), key_arn, KMS_TABLE_READ, "dynamodb")
 
 
 def table_write(

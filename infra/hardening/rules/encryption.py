@@ -465,6 +465,14 @@ def _not_a_declared_key(ix: Index, ref: object, what: str) -> str | None:
     return None
 
 
+def _without_declared_key(ix: Index, typ: str, field: str) -> Problems:
+    """Every resource of ``typ`` whose ``field`` does not name a key the program declares."""
+    for resource in ix.of_type(typ):
+        problem = _not_a_declared_key(ix, get(resource, field), field)
+        if problem:
+            yield resource, problem
+
+
 @RULES.rule(
     "SW-LOG1",
     "log groups under a customer-managed key",
@@ -472,10 +480,7 @@ def _not_a_declared_key(ix: Index, ref: object, what: str) -> str | None:
     (LOG_GROUP,),
 )
 def log_group_cmk(ix: Index) -> Problems:
-    for group in ix.of_type(LOG_GROUP):
-        problem = _not_a_declared_key(ix, get(group, "kmsKeyId"), "kmsKeyId")
-        if problem:
-            yield group, problem
+    yield from _without_declared_key(ix, LOG_GROUP, "kmsKeyId")
 
 
 # What CloudWatch Logs needs of a log group's key ("Encrypt log data in CloudWatch Logs using AWS
@@ -571,10 +576,7 @@ def table_cmk(ix: Index) -> Problems:
     (TOPIC,),
 )
 def topic_cmk(ix: Index) -> Problems:
-    for topic in ix.of_type(TOPIC):
-        problem = _not_a_declared_key(ix, get(topic, "kmsMasterKeyId"), "kmsMasterKeyId")
-        if problem:
-            yield topic, problem
+    yield from _without_declared_key(ix, TOPIC, "kmsMasterKeyId")
 
 
 @RULES.rule(
@@ -585,7 +587,4 @@ def topic_cmk(ix: Index) -> Problems:
     (QUEUE,),
 )
 def queue_cmk(ix: Index) -> Problems:
-    for queue in ix.of_type(QUEUE):
-        problem = _not_a_declared_key(ix, get(queue, "kmsMasterKeyId"), "kmsMasterKeyId")
-        if problem:
-            yield queue, problem
+    yield from _without_declared_key(ix, QUEUE, "kmsMasterKeyId")
