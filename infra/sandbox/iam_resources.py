@@ -12,7 +12,8 @@ function, secret or key would be denied. Each function here returns, for the act
   than the API's name (``TransactWriteItems`` → ``dynamodb:PutItem`` …, ``ReEncrypt`` →
   ``kms:ReEncryptFrom`` + ``kms:ReEncryptTo``).
 
-Any other action stays ``"*"`` (checked by action only): ``UNSCOPED`` names them for the README.
+Any other action stays ``"*"``: it is checked by action only, so a grant scoped to a resource
+never allows it in the sandbox (none of the pipelines' grants is of that kind).
 """
 
 from __future__ import annotations
@@ -261,20 +262,6 @@ def _response_classes() -> dict[type, Callable[[Any], Resource]]:
         StepFunctionResponse: stepfunctions,
         LogsResponse: logs,
     }
-
-
-# What the README lists: everything else is authorized on its action alone.
-SCOPED = {
-    "dynamodb": sorted(_DYNAMODB_TABLE_ACTIONS | {"BatchGetItem", "BatchWriteItem", "TransactWriteItems"}),
-    "lambda": sorted(_LAMBDA_FUNCTION_ACTIONS),
-    "secretsmanager": sorted(_SECRET_ACTIONS),
-    "kms": sorted(_KMS_KEY_ACTIONS | {"ReEncrypt"}),
-    "sns": ["GetTopicAttributes", "Publish", "PublishBatch", "Subscribe"],
-    "states": sorted(_STATE_MACHINE_ACTIONS | _EXECUTION_ACTIONS),
-    "logs": sorted(_LOG_GROUP_ACTIONS | {"PutLogEvents"}),
-    "s3": ["every object and bucket action (moto's own)"],
-    "sqs": ["every queue action (moto's own)"],
-}
 
 
 def install() -> Callable[[], None]:
