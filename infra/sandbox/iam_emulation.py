@@ -121,8 +121,8 @@ def _check_element_matches(self, statement_element: str, value: str) -> bool:
 
 
 class _Refusal(Exception):
-    def __init__(self, action: str, resource: str, explicit: bool):
-        self.action, self.resource, self.explicit = action, resource, explicit
+    def __init__(self, action: str, resource: str, explicit: bool, why: str = ""):
+        self.action, self.resource, self.explicit, self.why = action, resource, explicit, why
 
 
 class _AccessDeniedXml(_RESTError):
@@ -157,6 +157,8 @@ _listeners: list[DenialListener] = []
 
 
 def _why(refusal: _Refusal) -> str:
+    if refusal.why:
+        return refusal.why
     if refusal.explicit:
         return "with an explicit deny in an identity-based policy"
     return f"because no identity-based policy allows the {refusal.action} action"
@@ -185,7 +187,9 @@ class _Requirements:
                 raise _Refusal(action, resource, explicit=True)
             permitted = permitted or result == access_control.PermissionResult.PERMITTED
         if permitted and self._is_assuming_role_operation(resource):
-            permitted = self._check_role_trust_relationship(resource)
+            if not self._check_role_trust_relationship(resource):
+                why = "because the role's trust policy does not allow it"
+                raise _Refusal(action, resource, explicit=False, why=why)
         if not permitted:
             raise _Refusal(action, resource, explicit=False)
 

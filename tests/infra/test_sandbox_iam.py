@@ -547,6 +547,21 @@ def test_the_operator_acts_for_the_sandbox_and_unknown_credentials_are_refused(s
         stranger.client("dynamodb", REGION).list_tables()
 
 
+def test_the_emulator_itself_checks_trust_when_the_operator_assumes_a_role_for_a_service(declared, sandbox):
+    role = declared.role("emulated", LAMBDA_TRUST)
+    sts = sandbox.client("sts")
+    context = {"aws:SourceAccount": ACCOUNT_ID}
+    with iam_emulation.acting_as(sandbox.iam.operator.arn, iam.LAMBDA, context):
+        assert sts.assume_role(RoleArn=role, RoleSessionName="as-lambda")["Credentials"]["AccessKeyId"]
+    with iam_emulation.acting_as(sandbox.iam.operator.arn, iam.STATES, {**context, "aws:SourceArn": "x"}) as acting:
+        with pytest.raises(ClientError, match="trust policy does not allow it"):
+            sts.assume_role(RoleArn=role, RoleSessionName="as-states")
+    assert not acting.decision.allowed
+    # Standing in for no service, the operator is no principal the trust policy names (moto would crash).
+    with pytest.raises(ClientError, match=re.escape(f"sts:AssumeRole on resource: {role}")):
+        sts.assume_role(RoleArn=role, RoleSessionName="as-itself")
+
+
 def test_every_interpreter_module_that_imports_boto_client_for_is_rebound():
     import moto.stepfunctions.parser as parser
 
