@@ -8,6 +8,7 @@ is the sandbox's IAM at work, not a broken fixture).
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -545,6 +546,17 @@ def test_the_operator_acts_for_the_sandbox_and_unknown_credentials_are_refused(s
     stranger = iam.RoleCredentials("AKIAIOSFODNN7EXAMPLE", "not-a-key-moto-knows")
     with pytest.raises(ClientError, match=re.escape("InvalidClientTokenId")):
         stranger.client("dynamodb", REGION).list_tables()
+
+
+def test_role_credentials_are_reused_until_five_minutes_before_they_expire(declared, sandbox, monkeypatch):
+    role = declared.role("cached", LAMBDA_TRUST)
+    first = sandbox.iam.assume(role, iam.LAMBDA, session_name="fn")
+    assert sandbox.iam.assume(role, iam.LAMBDA, session_name="fn") is first
+    assert first.expiration - datetime.datetime.now(datetime.UTC) > datetime.timedelta(minutes=55)
+    # An hour-long session is "about to expire" if refreshing starts more than an hour ahead.
+    monkeypatch.setattr(iam, "REFRESH_BEFORE", datetime.timedelta(hours=2))
+    refreshed = sandbox.iam.assume(role, iam.LAMBDA, session_name="fn")
+    assert refreshed.access_key != first.access_key
 
 
 def test_the_emulator_itself_checks_trust_when_the_operator_assumes_a_role_for_a_service(declared, sandbox):
