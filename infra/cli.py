@@ -218,7 +218,7 @@ def cmd_demo(args) -> int:
 
     started = time.monotonic()
     with sandbox_environment(args.stack) as sandbox:
-        enabled = list(sandbox.program.outputs)
+        enabled = sandbox.program.pipelines
         print(
             f"deployed {len(sandbox.program.resources)} resources for {', '.join(enabled)} "
             f"in {time.monotonic() - started:.1f}s"
@@ -258,9 +258,9 @@ def cmd_run(args) -> int:
         print(f"--input is not valid JSON: {exc}", file=sys.stderr)
         return 2
     with sandbox_environment(args.stack) as sandbox:
-        if args.pipeline not in sandbox.program.outputs:
+        if args.pipeline not in sandbox.program.pipelines:
             print(
-                f"pipeline {args.pipeline!r} is not enabled; enabled: {', '.join(sandbox.program.outputs)}",
+                f"pipeline {args.pipeline!r} is not enabled; enabled: {', '.join(sandbox.program.pipelines)}",
                 file=sys.stderr,
             )
             return 2

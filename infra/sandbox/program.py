@@ -56,6 +56,13 @@ class ProgramRun:
         """Declared custom resources of one Pulumi type."""
         return [r for r in self.resources if r.typ == typ]
 
+    @property
+    def pipelines(self) -> list[str]:
+        """The enabled pipelines, in the order the program built them (other outputs are the stack's own)."""
+        from infra.workflows import WORKFLOWS
+
+        return [name for name in self.outputs if name in WORKFLOWS]
+
 
 def run_program(
     mocks: RecordingMocks,
