@@ -108,6 +108,20 @@ def _users(ix: Index, role: DeclaredResource, principal: str) -> list[str]:
     return found
 
 
+def _trust_conditions(ix: Index, key: str, sets: str) -> Iterator[tuple[DeclaredResource, dict, str, list, str]]:
+    """(role, statement, principal, values of ``key``, why it is missing or "") per trusted service."""
+    for role in ix.of_type(ROLE):
+        for statement in ix.trust_statements(role):
+            for principal in _services(statement):
+                values = p.condition_values(statement, key)
+                missing = ""
+                if not values:
+                    missing = f"trusts {principal} without an {key} condition"
+                    if getattr(SERVICES[principal], sets):
+                        missing += f"; {_entry(principal)} says it sets the key"
+                yield role, statement, principal, values, missing
+
+
 @RULES.rule(
     "SW-IAM2",
     "trust conditions on aws:SourceAccount",
@@ -117,17 +131,11 @@ def _users(ix: Index, role: DeclaredResource, principal: str) -> list[str]:
     exemptions=_exemptions_for("sets_source_account"),
 )
 def trust_source_account(ix: Index) -> Problems:
-    for role in ix.of_type(ROLE):
-        for statement in ix.trust_statements(role):
-            for principal in _services(statement):
-                values = p.condition_values(statement, SOURCE_ACCOUNT)
-                if not values:
-                    message = f"trusts {principal} without an {SOURCE_ACCOUNT} condition"
-                    if SERVICES[principal].sets_source_account:
-                        message += f"; {_entry(principal)} says it sets the key"
-                    yield role, message
-                elif any(v != ix.account_id for v in values):
-                    yield role, f"{SOURCE_ACCOUNT} condition {values} is not this account ({ix.account_id})"
+    for role, _, _, values, missing in _trust_conditions(ix, SOURCE_ACCOUNT, "sets_source_account"):
+        if missing:
+            yield role, missing
+        elif any(v != ix.account_id for v in values):
+            yield role, f"{SOURCE_ACCOUNT} condition {values} is not this account ({ix.account_id})"
 
 
 @RULES.rule(
@@ -139,26 +147,20 @@ def trust_source_account(ix: Index) -> Problems:
     exemptions=_exemptions_for("sets_source_arn"),
 )
 def trust_source_arn(ix: Index) -> Problems:
-    for role in ix.of_type(ROLE):
-        for statement in ix.trust_statements(role):
-            for principal in _services(statement):
-                values = p.condition_values(statement, SOURCE_ARN)
-                if not values:
-                    message = f"trusts {principal} without an {SOURCE_ARN} condition"
-                    if SERVICES[principal].sets_source_arn:
-                        message += f"; {_entry(principal)} says it sets the key"
-                    yield role, message
-                    continue
-                foreign = [v for v in values if v.split(":")[4:5] != [ix.account_id]]
-                if foreign:
-                    yield role, f"{SOURCE_ARN} {', '.join(foreign)} is not confined to account {ix.account_id}"
-                for user in _users(ix, role, principal):
-                    if not p.condition_admits(statement, SOURCE_ARN, user):
-                        message = (
-                            f"{SOURCE_ARN} condition {values} does not admit {user}, which {principal} assumes the "
-                            "role for: every assumption would be denied in AWS"
-                        )
-                        yield role, message
+    for role, statement, principal, values, missing in _trust_conditions(ix, SOURCE_ARN, "sets_source_arn"):
+        if missing:
+            yield role, missing
+            continue
+        foreign = [v for v in values if v.split(":")[4:5] != [ix.account_id]]
+        if foreign:
+            yield role, f"{SOURCE_ARN} {', '.join(foreign)} is not confined to account {ix.account_id}"
+        for user in _users(ix, role, principal):
+            if not p.condition_admits(statement, SOURCE_ARN, user):
+                message = (
+                    f"{SOURCE_ARN} condition {values} does not admit {user}, which {principal} assumes the "
+                    "role for: every assumption would be denied in AWS"
+                )
+                yield role, message
 
 
 @RULES.rule(
