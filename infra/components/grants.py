@@ -104,11 +104,6 @@ def table_write(
     return _with_key(Grant("TableWrite", tuple(actions), [table_arn]), key_arn, KMS_TABLE_WRITE, "dynamodb")
 
 
-def table_read_write(table_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None) -> list[Grant]:
-    """Read and write items of one DynamoDB table."""
-    return [*table_read(table_arn, key_arn), *table_write(table_arn, key_arn)]
-
-
 def object_arn(bucket_arn: pulumi.Input[str], pattern: str) -> pulumi.Input[str]:
     """The ARN of the objects ``pattern`` names: a key, a prefix ending in ``/`` (all under it) or a glob."""
     return _arn_suffix(bucket_arn, f"/{pattern}*" if pattern.endswith("/") else f"/{pattern}")

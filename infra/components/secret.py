@@ -35,7 +35,8 @@ class ApiTokenSecret(pulumi.ComponentResource):
         self.key_arn = args.key_arn
         self.secret = aws.secretsmanager.Secret(
             name,
-            description=args.description,
+            # Created empty: say so where an operator looks for it.
+            description=f"{args.description}; set its value after deploy (README, Secrets)",
             kms_key_id=args.key_arn,
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, aliases=moved_from(args.moved_from)),

@@ -203,7 +203,7 @@ class IncidentsPipeline(pulumi.ComponentResource):
         self.token = ApiTokenSecret(
             f"{name}-pagerduty-token",
             ApiTokenSecretArgs(
-                "PagerDuty REST API token (read-only) for the incidents pipeline; set its value after deploy",
+                "PagerDuty REST API token (read-only) for the incidents pipeline",
                 self.key.arn,
                 moved_from=self,
                 tags=tags,

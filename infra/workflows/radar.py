@@ -212,7 +212,7 @@ class RadarPipeline(pulumi.ComponentResource):
         )
 
         def token(suffix: str, description: str) -> ApiTokenSecret:
-            args = ApiTokenSecretArgs(f"{description}; set its value after deploy", self.key.arn, self, tags)
+            args = ApiTokenSecretArgs(description, self.key.arn, self, tags)
             return ApiTokenSecret(f"{name}-{suffix}", args, child)
 
         self.token = token("cloudflare-token", "Cloudflare API token (Radar Read) for the radar pipeline")

@@ -187,3 +187,22 @@ def test_a_definition_collects_the_grants_of_tasks_at_any_depth_once():
     assert len(definition.grants) == 1
     inner = definition.document["States"]["M"]["ItemProcessor"]["States"]["B"]
     assert inner["Resource"] == "arn:aws:states:::lambda:invoke"
+
+
+def test_a_send_to_an_encrypted_queue_carries_its_key_through_sqs():
+    from infra.components import grants as g
+
+    queue = "arn:aws:sqs:us-west-2:123456789012:dlq"
+    assert without_sid(render_policy([g.resolved(x) for x in g.queue_send(queue, KEY)])["Statement"]) == [
+        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [queue]},
+        key_statement(["kms:Decrypt", "kms:GenerateDataKey"], "sqs"),
+    ]
+
+
+def test_task_callbacks_are_the_one_place_their_wildcard_is_allowed():
+    from infra.components import grants as g
+
+    callbacks = g.task_callbacks()
+    assert callbacks.resources == ["*"]
+    assert set(callbacks.actions) <= g.WILDCARD_ONLY_ACTIONS
+    assert set(callbacks.actions) == {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
