@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from types import ModuleType
 
+from infra import source_ast
 from pipelines.common.errors import RetryableError
 
 PACKAGE = "pipelines"
@@ -29,7 +30,7 @@ def _is_ours(obj: object, package: str) -> bool:
 
 def _source_tree(obj) -> ast.AST | None:
     try:
-        return ast.parse(textwrap.dedent(inspect.getsource(obj)))
+        return source_ast.parse(textwrap.dedent(inspect.getsource(obj)))
     except (OSError, TypeError, SyntaxError):
         return None
 

@@ -37,6 +37,8 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from infra import source_ast
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PIPELINES_DIR = PROJECT_ROOT / "pipelines"
 LAMBDA_REQUIREMENTS = PIPELINES_DIR / "requirements.txt"
@@ -255,7 +257,7 @@ class _ModuleGraph:
 
     def scan(self, module: str, path: Path) -> None:
         try:
-            tree = ast.parse(path.read_bytes(), filename=str(path))
+            tree = source_ast.parse(path.read_bytes(), str(path))
         except SyntaxError as exc:
             raise PackagingError(f"handler {self.handler}: {_shown(path)}:{exc.lineno}: {exc.msg}") from None
         is_package = path.name == "__init__.py"
