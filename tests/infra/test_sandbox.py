@@ -9,9 +9,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from infra.components.bucket import access_log_delivery_statement, tls_only_policy
 from infra.sandbox.http_api import SignatureError, verify_sigv4
 from infra.sandbox.lambda_runner import invoke_in_process
-from infra.sandbox.mocks import EmulatorMocks, synthetic_outputs
+from infra.sandbox.mocks import ACCOUNT_ID, EmulatorMocks, synthetic_outputs
 from infra.sandbox.program import ProgramError, load_stack_file, run_program
 from infra.sandbox.translators import TRANSLATORS
 
@@ -224,32 +225,9 @@ def _bucket(mocks, name):
 
 def _log_bucket_policy(target: str, *sources: str) -> str:
     """The access log bucket's policy as the program writes it: TLS only, delivery for ``sources``."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [f"arn:aws:s3:::{target}", f"arn:aws:s3:::{target}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-                {
-                    "Sid": "S3ServerAccessLogsFromThisAccount",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "logging.s3.amazonaws.com"},
-                    "Action": "s3:PutObject",
-                    "Resource": f"arn:aws:s3:::{target}/s3-access/*",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": "123456789012"},
-                        "ArnLike": {"aws:SourceArn": [f"arn:aws:s3:::{s}" for s in sources]},
-                    },
-                },
-            ],
-        }
-    )
+    arn = f"arn:aws:s3:::{target}"
+    delivery = access_log_delivery_statement(arn, ACCOUNT_ID, [f"arn:aws:s3:::{s}" for s in sources])
+    return json.dumps(tls_only_policy(arn, [delivery]))
 
 
 def _logging(mocks, source, target):
