@@ -11,8 +11,8 @@ of its own that only RDS, for this one instance, may assume.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -20,6 +20,7 @@ import pulumi_aws as aws
 from infra.components import grants as g
 from infra.components.logs import LogGroupArgs, encrypted_log_group, rds_log_group_name
 from infra.components.network import SecurityGroupArgs, security_group
+from infra.components.stack import PipelineOwner, StackContext
 from infra.components.trust import trust_policy
 from infra.config import ConfigError, Section
 
@@ -173,23 +174,14 @@ class PostgresDatabaseArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[str]]
     client_security_group_id: pulumi.Input[str]
+    owner: PipelineOwner  # tags, role path, account, region and log retention come from the pipeline's stack
     key_arn: pulumi.Input[str]  # the pipeline key: storage, master secret, server log, Performance Insights
-    role_path: pulumi.Input[str]  # trust.role_path(prefix, pipeline): the monitoring role's path
-    account_id: pulumi.Input[str]
-    region: pulumi.Input[str]
-    log_retention_days: int = 30
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
-def instance_arn(region: pulumi.Input[str], account_id: pulumi.Input[str], identifier: str) -> pulumi.Output[str]:
-    """The DB instance's ARN, known before the instance exists (its monitoring role's ``aws:SourceArn``)."""
-    return pulumi.Output.concat("arn:aws:rds:", region, ":", account_id, ":db:", identifier)
-
-
-def enhanced_monitoring_grants(region: pulumi.Input[str], account_id: pulumi.Input[str]) -> list[g.Grant]:
+def enhanced_monitoring_grants(stack: StackContext) -> list[g.Grant]:
     """AWS's ``AmazonRDSEnhancedMonitoringRole``, narrowed from ``RDS*`` in any account and region to
     ``RDSOSMetrics`` in this one."""
-    group = pulumi.Output.concat("arn:aws:logs:", region, ":", account_id, ":log-group:", ENHANCED_MONITORING_LOG_GROUP)
+    group = stack.arn("logs", f"log-group:{ENHANCED_MONITORING_LOG_GROUP}")
     return [
         # RDS creates the shared group on first use (and sets its retention) with this role.
         g.Grant(
@@ -211,7 +203,7 @@ class PostgresDatabase(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresDatabaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:components:PostgresDatabase", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        settings, tags = args.settings, dict(args.tags)
+        settings, tags, stack = args.settings, args.owner.tags, args.owner.stack
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets",
             name=args.identifier,
@@ -264,7 +256,7 @@ class PostgresDatabase(pulumi.ComponentResource):
         # without either.
         server_log = encrypted_log_group(
             f"{name}-server-log",
-            LogGroupArgs(rds_log_group_name(args.identifier), args.log_retention_days, args.key_arn, tags),
+            LogGroupArgs(rds_log_group_name(args.identifier), stack.log_retention_days, args.key_arn, tags),
             self,
         )
         instance_after: list[pulumi.Resource] = [server_log]
@@ -272,9 +264,10 @@ class PostgresDatabase(pulumi.ComponentResource):
         if settings.monitoring_interval:
             self.monitoring_role = aws.iam.Role(
                 f"{name}-monitoring-role",
-                path=args.role_path,
+                path=args.owner.role_path,
+                # The instance's ARN is known before it exists: its identifier is.
                 assume_role_policy=trust_policy(
-                    MONITORING_PRINCIPAL, args.account_id, instance_arn(args.region, args.account_id, args.identifier)
+                    MONITORING_PRINCIPAL, stack.account_id, stack.arn("rds", f"db:{args.identifier}")
                 ),
                 description=f"RDS Enhanced Monitoring of {args.identifier} into RDSOSMetrics",
                 tags=tags,
@@ -284,7 +277,7 @@ class PostgresDatabase(pulumi.ComponentResource):
                 aws.iam.RolePolicy(
                     f"{name}-monitoring-policy",
                     role=self.monitoring_role.id,
-                    policy=g.policy_document(enhanced_monitoring_grants(args.region, args.account_id)),
+                    policy=g.policy_document(enhanced_monitoring_grants(stack)),
                     opts=child,
                 )
             )

@@ -21,7 +21,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components import grants as g
-from infra.components.logs import LogGroupArgs, encrypted_log_group
+from infra.components.logs import LogGroupArgs, encrypted_log_group, flow_log_group_name
+from infra.components.stack import PipelineOwner
 from infra.components.trust import trust_policy
 from infra.config import ConfigError, Section
 
@@ -105,18 +106,8 @@ class NetworkArgs:
     """What the network is for, how it is set up, and where a created VPC's flow logs go."""
 
     settings: NetworkSettings
+    owner: PipelineOwner  # names, tags, role path, account and region come from the pipeline's stack
     key_arn: pulumi.Input[str]  # the pipeline key: encrypts the flow-log group
-    flow_log_group_name: pulumi.Input[str]  # logs.flow_log_group_name(prefix, pipeline)
-    log_retention_days: int
-    role_path: pulumi.Input[str]  # trust.role_path(prefix, pipeline)
-    account_id: pulumi.Input[str]
-    region: pulumi.Input[str]
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-
-def flow_log_source_arn(region: pulumi.Input[str], account_id: pulumi.Input[str]) -> pulumi.Output[str]:
-    """``aws:SourceArn`` of this account's flow logs in ``region`` (the flow log's id is not known before its role)."""
-    return pulumi.Output.concat("arn:aws:ec2:", region, ":", account_id, ":vpc-flow-log/*")
 
 
 def flow_log_delivery(log_group_arn: pulumi.Input[str]) -> g.Grant:
@@ -137,24 +128,23 @@ class Network(pulumi.ComponentResource):
                 list(settings.private_subnet_ids)
             )
         else:
-            self._create(name, settings, dict(args.tags))
-            self._harden(name, args, dict(args.tags))
+            self._create(name, settings, args.owner.tags)
+            self._harden(name, args, args.owner.tags)
         self.register_outputs({"vpcId": self.vpc_id, "privateSubnetIds": self.private_subnet_ids})
 
     def _harden(self, name: str, args: NetworkArgs, tags: dict[str, str]) -> None:
         """Flow logs of all traffic into an encrypted group; the default security group without rules."""
         child = pulumi.ResourceOptions(parent=self)
+        stack = args.owner.stack
+        group_name = flow_log_group_name(stack.name_prefix, args.owner.pipeline)
         self.flow_log_group = encrypted_log_group(
-            f"{name}-flow-logs",
-            LogGroupArgs(args.flow_log_group_name, args.log_retention_days, args.key_arn, tags),
-            self,
+            f"{name}-flow-logs", LogGroupArgs(group_name, stack.log_retention_days, args.key_arn, tags), self
         )
         self.flow_log_role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            path=args.role_path,
-            assume_role_policy=trust_policy(
-                FLOW_LOGS_PRINCIPAL, args.account_id, flow_log_source_arn(args.region, args.account_id)
-            ),
+            path=args.owner.role_path,
+            # The flow log's id is not known before its role: any flow log of this account and region.
+            assume_role_policy=trust_policy(FLOW_LOGS_PRINCIPAL, stack.account_id, stack.arn("ec2", "vpc-flow-log/*")),
             description=f"VPC Flow Logs delivery of {name} into its log group",
             tags=tags,
             opts=child,

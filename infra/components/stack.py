@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pulumi
 
 from infra.components.packaging import LayerCatalog
+from infra.components.trust import role_path
 
 if TYPE_CHECKING:
     from infra.components.bucket import AccessLogBucket
@@ -51,6 +52,24 @@ class StackContext:
         return pulumi.Output.from_input(self.account_id).apply(
             lambda account: f"arn:aws:{service}:{self.region}:{account}:{resource}"
         )
+
+
+@dataclass(frozen=True)
+class PipelineOwner:
+    """The pipeline a component belongs to: its stack and its name, and what derives from them."""
+
+    stack: StackContext
+    pipeline: str
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The stack's tags plus ``pipeline``."""
+        return self.stack.tags_for(self.pipeline)
+
+    @property
+    def role_path(self) -> str:
+        """The IAM path every role of the pipeline lives under (key policies admit roles by it)."""
+        return role_path(self.stack.name_prefix, self.pipeline)
 
 
 def moved_from(former_parent: pulumi.Resource | None) -> list[pulumi.Alias]:

@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from infra.components import grants as g
 from infra.components import logs, trust
-from infra.components.stack import StackContext
+from infra.components.stack import PipelineOwner
 from infra.config import ConfigError, Section
 
 # The execution input a schedule sends: EventBridge Scheduler substitutes the context
@@ -24,30 +24,18 @@ SCHEDULED_TIME_PLACEHOLDER = "<aws.scheduler.scheduled-time>"
 SCHEDULE_GROUP = "default"
 
 
-@dataclass(frozen=True)
-class TriggerOwner:
-    """The pipeline a trigger starts: its stack, its name, and its tags."""
-
-    stack: StackContext
-    pipeline: str
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return self.stack.tags_for(self.pipeline)
-
-
 def _start_execution_role(
     name: str,
     service: str,
     state_machine_arn: pulumi.Input[str],
-    owner: TriggerOwner,
+    owner: PipelineOwner,
     parent: pulumi.Resource,
     source_arn: pulumi.Input[str] | None = None,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
         f"{name}-role",
-        path=trust.role_path(owner.stack.name_prefix, owner.pipeline),
+        path=owner.role_path,
         assume_role_policy=trust.trust_policy(service, owner.stack.account_id, source_arn),
         tags=owner.tags,
         opts=child,
@@ -62,7 +50,7 @@ def _start_execution_role(
 class ScheduleArgs:
     """When and with what input to start the state machine."""
 
-    owner: TriggerOwner
+    owner: PipelineOwner
     state_machine_arn: pulumi.Input[str]
     expression: str
     timezone: str = "UTC"
@@ -148,7 +136,7 @@ class ApiAccess:
 class HttpApiStartArgs:
     """An HTTP API route whose request body becomes the execution input."""
 
-    owner: TriggerOwner
+    owner: PipelineOwner
     state_machine_arn: pulumi.Input[str]
     route_key: str
     key_arn: pulumi.Input[str]
@@ -262,7 +250,7 @@ class HttpApiStart(pulumi.ComponentResource):
 class S3ObjectCreatedArgs:
     """Start the state machine for every object created under ``prefix`` of ``bucket_name``."""
 
-    owner: TriggerOwner
+    owner: PipelineOwner
     state_machine_arn: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
     prefix: str

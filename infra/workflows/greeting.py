@@ -13,8 +13,8 @@ from infra import asl
 from infra import integrations as i
 from infra.components.key import pipeline_key
 from infra.components.pipeline import StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
-from infra.components.stack import StackContext
-from infra.components.triggers import API_ACCESS_KEYS, ApiAccess, HttpApiStart, HttpApiStartArgs, TriggerOwner
+from infra.components.stack import PipelineOwner, StackContext
+from infra.components.triggers import API_ACCESS_KEYS, ApiAccess, HttpApiStart, HttpApiStartArgs
 from infra.config import FUNCTION_KEYS, FunctionSettings, Section, StackConfig
 
 PIPELINE = "greeting"
@@ -118,7 +118,7 @@ class GreetingPipeline(pulumi.ComponentResource):
         self.api = HttpApiStart(
             f"{name}-start",
             HttpApiStartArgs(
-                owner=TriggerOwner(stack, PIPELINE),
+                owner=PipelineOwner(stack, PIPELINE),
                 state_machine_arn=self.pipeline.arn,
                 route_key=ROUTE_KEY,
                 key_arn=self.key.arn,

@@ -18,7 +18,6 @@ from cryptography import x509
 from infra import asl
 from infra import integrations as i
 from infra.components import grants as g
-from infra.components import logs, trust
 from infra.components.database import CA_CERT_IDENTIFIER, DatabaseSettings, PostgresDatabase, PostgresDatabaseArgs
 from infra.components.function import VpcPlacement
 from infra.components.key import pipeline_key
@@ -32,8 +31,8 @@ from infra.components.network import (
 )
 from infra.components.pipeline import StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
 from infra.components.secret import ApiTokenSecret, ApiTokenSecretArgs
-from infra.components.stack import StackContext
-from infra.components.triggers import API_ACCESS_KEYS, ApiAccess, HttpApiStart, HttpApiStartArgs, TriggerOwner
+from infra.components.stack import PipelineOwner, StackContext
+from infra.components.triggers import API_ACCESS_KEYS, ApiAccess, HttpApiStart, HttpApiStartArgs
 from infra.config import FUNCTION_KEYS, ConfigError, FunctionSettings, Section, StackConfig
 from pipelines.common.errors import RateLimitedError, UpstreamUnavailableError
 from pipelines.incidents.config import BUNDLED_RDS_CA
@@ -162,21 +161,8 @@ class IncidentsPipeline(pulumi.ComponentResource):
         identifier = stack.owner(PIPELINE).lower()
 
         self.key = pipeline_key(stack, PIPELINE, "incidents: database, secrets, logs", parent=self)
-        role_path = trust.role_path(stack.name_prefix, PIPELINE)
-        self.network = Network(
-            f"{name}-network",
-            NetworkArgs(
-                settings.network,
-                key_arn=self.key.arn,
-                flow_log_group_name=logs.flow_log_group_name(stack.name_prefix, PIPELINE),
-                log_retention_days=stack.log_retention_days,
-                role_path=role_path,
-                account_id=stack.account_id,
-                region=stack.region,
-                tags=tags,
-            ),
-            opts=child,
-        )
+        owner = PipelineOwner(stack, PIPELINE)
+        self.network = Network(f"{name}-network", NetworkArgs(settings.network, owner, self.key.arn), opts=child)
         self.functions_sg = security_group(
             f"{name}-functions-sg",
             SecurityGroupArgs(self.network.vpc_id, f"{identifier}: functions (HTTPS out, PostgreSQL to the db)", tags),
@@ -191,12 +177,8 @@ class IncidentsPipeline(pulumi.ComponentResource):
                 vpc_id=self.network.vpc_id,
                 subnet_ids=self.network.private_subnet_ids,
                 client_security_group_id=self.functions_sg.id,
+                owner=owner,
                 key_arn=self.key.arn,
-                role_path=role_path,
-                account_id=stack.account_id,
-                region=stack.region,
-                log_retention_days=stack.log_retention_days,
-                tags=tags,
             ),
             opts=child,
         )
@@ -256,7 +238,7 @@ class IncidentsPipeline(pulumi.ComponentResource):
         self.api = HttpApiStart(
             f"{name}-start",
             HttpApiStartArgs(
-                owner=TriggerOwner(stack, PIPELINE),
+                owner=owner,
                 state_machine_arn=self.pipeline.arn,
                 route_key=ROUTE_KEY,
                 key_arn=self.key.arn,

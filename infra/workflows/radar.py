@@ -17,8 +17,8 @@ from infra.components.bucket import Expiration, SecureBucket, SecureBucketArgs
 from infra.components.key import pipeline_key
 from infra.components.pipeline import StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
 from infra.components.secret import ApiTokenSecret, ApiTokenSecretArgs
-from infra.components.stack import StackContext
-from infra.components.triggers import Schedule, ScheduleArgs, TriggerOwner
+from infra.components.stack import PipelineOwner, StackContext
+from infra.components.triggers import Schedule, ScheduleArgs
 from infra.config import FUNCTION_KEYS, ConfigError, FunctionSettings, Section, StackConfig
 from pipelines.common.errors import RateLimitedError, UpstreamUnavailableError
 
@@ -278,7 +278,7 @@ class RadarPipeline(pulumi.ComponentResource):
         self.schedule = Schedule(
             f"{name}-daily",
             ScheduleArgs(
-                owner=TriggerOwner(stack, PIPELINE),
+                owner=PipelineOwner(stack, PIPELINE),
                 state_machine_arn=self.pipeline.arn,
                 expression=settings.schedule,
                 timezone=settings.timezone,

@@ -20,6 +20,7 @@ from infra.components.database import (
     PostgresDatabaseArgs,
 )
 from infra.components.network import Network, NetworkArgs, NetworkSettings, SecurityGroupArgs, security_group
+from infra.components.stack import FunctionRuntime, PipelineOwner, StackContext
 from infra.config import ConfigError, Section
 from infra.sandbox.databases import DatabaseFleet
 from infra.sandbox.mocks import ACCOUNT_ID, EmulatorMocks, RecordingMocks
@@ -266,19 +267,9 @@ def fleet(monkeypatch):
 def _hardened_program():
     key = aws.kms.Key("key", enable_key_rotation=True)
     account_id = aws.get_caller_identity_output().account_id
-    region = aws.get_region_output().region
-    network = Network(
-        "net",
-        NetworkArgs(
-            NetworkSettings(cidr_block="10.50.0.0/16"),
-            key_arn=key.arn,
-            flow_log_group_name="/aws/vpc/sw-test-incidents/flow-logs",
-            log_retention_days=7,
-            role_path="/sw-test/incidents/",
-            account_id=account_id,
-            region=region,
-        ),
-    )
+    stack = StackContext("sw-test", REGION, account_id, 7, FunctionRuntime("python3.12", "x86_64", "INFO", None, None))
+    owner = PipelineOwner(stack, "incidents")
+    network = Network("net", NetworkArgs(NetworkSettings(cidr_block="10.50.0.0/16"), owner, key.arn))
     clients = security_group("fn", SecurityGroupArgs(network.vpc_id, "functions"), network)
     database = PostgresDatabase(
         "db",
@@ -288,10 +279,8 @@ def _hardened_program():
             vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids,
             client_security_group_id=clients.id,
+            owner=owner,
             key_arn=key.arn,
-            role_path="/sw-test/incidents/",
-            account_id=account_id,
-            region=region,
         ),
     )
     pulumi.export("keyArn", key.arn)

@@ -5,8 +5,8 @@ import json
 import pulumi
 
 from infra.cli import main as cli_main
-from infra.components.stack import FunctionRuntime, StackContext
-from infra.components.triggers import S3ObjectCreated, S3ObjectCreatedArgs, TriggerOwner, object_created_pattern
+from infra.components.stack import FunctionRuntime, PipelineOwner, StackContext
+from infra.components.triggers import S3ObjectCreated, S3ObjectCreatedArgs, object_created_pattern
 from infra.sandbox.mocks import ACCOUNT_ID, RecordingMocks
 
 
@@ -44,7 +44,7 @@ def test_s3_object_created_enables_eventbridge_and_targets_the_machine_with_a_st
         stack = StackContext(
             "sw-test", "us-west-2", ACCOUNT_ID, 30, FunctionRuntime("python3.12", "x86_64", "INFO", None, [])
         )
-        owner = TriggerOwner(stack, "uploads")
+        owner = PipelineOwner(stack, "uploads")
         trigger = S3ObjectCreated("uploads", S3ObjectCreatedArgs(owner, machine, "bucket-1", "incoming/"))
         return trigger.rule.name
 
