@@ -37,7 +37,8 @@ from infra.sandbox.databases import DatabaseFleet
 from infra.sandbox.http_api import HttpApiServer
 from infra.sandbox.mocks import REGION, EmulatorMocks
 from infra.sandbox.program import ProgramError, ProgramRun, load_stack_file, run_program
-from infra.sandbox.translators import TRANSLATORS, unfinished_logging
+from infra.sandbox.storage_translators import unfinished_logging
+from infra.sandbox.translators import TRANSLATORS
 from pipelines.common.aws import reset_clients
 from pipelines.common.secrets import reset_secret_cache
 

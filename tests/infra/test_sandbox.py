@@ -247,7 +247,7 @@ def _logged_into(source):
 
 
 def test_server_access_logging_is_enabled_when_the_target_policy_admits_the_source_before_or_after(emulated):
-    from infra.sandbox.translators import unfinished_logging
+    from infra.sandbox.storage_translators import unfinished_logging
 
     early, late, target = (_bucket(emulated, n) for n in ("sw-dev-early", "sw-dev-late", "sw-dev-access-logs"))
     # The log bucket's policy is written last (it names every source): logging waits for it.
@@ -263,7 +263,7 @@ def test_server_access_logging_is_enabled_when_the_target_policy_admits_the_sour
 
 
 def test_server_access_logging_from_a_source_the_target_does_not_admit_is_refused_naming_why(emulated):
-    from infra.sandbox.translators import unfinished_logging
+    from infra.sandbox.storage_translators import unfinished_logging
 
     source, other, target = (_bucket(emulated, n) for n in ("sw-dev-source", "sw-dev-other", "sw-dev-target"))
     _declare(emulated, "aws:s3/bucketPolicy:BucketPolicy", "p", bucket=target, policy=_log_bucket_policy(target, other))
