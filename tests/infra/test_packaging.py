@@ -11,7 +11,7 @@ import pulumi
 import pytest
 
 from infra import cli
-from infra.components import packaging
+from infra.components import dependencies, packaging
 from infra.sandbox.mocks import RecordingMocks
 from infra.sandbox.program import load_stack_file, run_program
 
@@ -19,9 +19,9 @@ LAYER_TYPE = "aws:lambda/layerVersion:LayerVersion"
 FUNCTION_TYPE = "aws:lambda/function:Function"
 
 
-def pins(path: Path = packaging.LAMBDA_REQUIREMENTS) -> dict[str, str]:
+def pins(path: Path = dependencies.LAMBDA_REQUIREMENTS) -> dict[str, str]:
     """Normalized distribution name → the requirement line of the real requirements file."""
-    return {r.name: r.line for r in packaging.read_requirements(path)}
+    return {r.name: r.line for r in dependencies.read_requirements(path)}
 
 
 # --- the code archive ---------------------------------------------------------------------------
@@ -57,13 +57,13 @@ def test_requirements_are_pinned_lines_and_their_constraints_drop_extras(tmp_pat
         "# comment\n\nPsycopg[binary]==3.3.9  # why\nAWS_Lambda.Powertools==3.37.0\n"
         'tzdata==2026.1 ; sys_platform == "win32"\n'
     )
-    parsed = packaging.read_requirements(requirements)
+    parsed = dependencies.read_requirements(requirements)
     assert [(r.name, r.line, r.extras) for r in parsed] == [
         ("psycopg", "Psycopg[binary]==3.3.9", "[binary]"),
         ("aws-lambda-powertools", "AWS_Lambda.Powertools==3.37.0", ""),
         ("tzdata", 'tzdata==2026.1 ; sys_platform == "win32"', ""),
     ]
-    assert packaging.constraints_text(requirements) == (
+    assert dependencies.constraints_text(requirements) == (
         'Psycopg==3.3.9\nAWS_Lambda.Powertools==3.37.0\ntzdata==2026.1 ; sys_platform == "win32"\n'
     )
 
@@ -72,27 +72,27 @@ def test_requirements_are_pinned_lines_and_their_constraints_drop_extras(tmp_pat
 def test_an_unpinned_line_or_an_option_is_an_error_naming_file_and_line(tmp_path, line):
     requirements = tmp_path / "requirements.txt"
     requirements.write_text(f"cryptography==50.0.2\n{line}\n")
-    with pytest.raises(packaging.PackagingError, match=rf"requirements.txt:2: '{re.escape(line)}' is not a pinned"):
-        packaging.read_requirements(requirements)
+    with pytest.raises(dependencies.PackagingError, match=rf"requirements.txt:2: '{re.escape(line)}' is not a pinned"):
+        dependencies.read_requirements(requirements)
 
 
 # --- which requirements a handler needs: the real handlers --------------------------------------
 
 
 def test_greeting_needs_powertools_only():
-    assert packaging.handler_requirements("pipelines.greeting.handlers.hello") == (pins()["aws-lambda-powertools"],)
+    assert dependencies.handler_requirements("pipelines.greeting.handlers.hello") == (pins()["aws-lambda-powertools"],)
 
 
 @pytest.mark.parametrize("handler", ["fetch_initial", "fetch_complete", "validate", "handle_error"])
 def test_every_incidents_handler_needs_psycopg_and_requests_but_not_cryptography(handler):
-    needed = packaging.handler_requirements(f"pipelines.incidents.handlers.{handler}")
+    needed = dependencies.handler_requirements(f"pipelines.incidents.handlers.{handler}")
     assert pins()["psycopg"] in needed
     assert pins()["requests"] in needed
     assert pins()["cryptography"] not in needed
 
 
 def test_radar_needs_cryptography_and_requests_but_not_psycopg():
-    needed = packaging.handler_requirements("pipelines.radar.handlers.fetch_radar")
+    needed = dependencies.handler_requirements("pipelines.radar.handlers.fetch_radar")
     assert {pins()["cryptography"], pins()["requests"], pins()["urllib3"]} <= set(needed)
     assert pins()["psycopg"] not in needed
 
@@ -159,7 +159,7 @@ def test_requirements_are_collected_transitively_through_absolute_and_relative_i
     root, requirements = project
     # yaml via a submodule import, cryptography two relative levels away, dateutil inside a function,
     # requests in the else of TYPE_CHECKING; import names map to their distributions (yaml → PyYAML).
-    assert packaging.handler_requirements("pipelines.app.handlers.run", root, requirements) == (
+    assert dependencies.handler_requirements("pipelines.app.handlers.run", root, requirements) == (
         "cryptography[ssh]==50.0.2",
         "python-dateutil==2.9.0.post0",
         "PyYAML==6.0.3",
@@ -169,16 +169,16 @@ def test_requirements_are_collected_transitively_through_absolute_and_relative_i
 
 def test_stdlib_runtime_provided_and_type_checking_imports_need_nothing(project):
     root, requirements = project
-    imports = packaging.third_party_imports("pipelines.app.handlers.run", root)
+    imports = dependencies.third_party_imports("pipelines.app.handlers.run", root)
     assert not {"json", "typing", "boto3", "botocore", "pandas", "__future__", "pipelines"} & set(imports)
     assert imports["cryptography"] == "pipelines.common.crypto"
-    assert packaging.handler_requirements("pipelines.app.plain.run", root, requirements) == ()
+    assert dependencies.handler_requirements("pipelines.app.plain.run", root, requirements) == ()
 
 
 def test_an_undeclared_import_is_one_line_naming_the_handler_the_module_and_the_import(project):
     root, requirements = project
-    with pytest.raises(packaging.PackagingError) as raised:
-        packaging.handler_requirements("pipelines.app.bad.run", root, requirements)
+    with pytest.raises(dependencies.PackagingError) as raised:
+        dependencies.handler_requirements("pipelines.app.bad.run", root, requirements)
     message = str(raised.value)
     assert "\n" not in message
     assert "handler pipelines.app.bad.run" in message
@@ -189,10 +189,10 @@ def test_an_undeclared_import_is_one_line_naming_the_handler_the_module_and_the_
 
 def test_a_missing_first_party_module_is_named(project):
     root, requirements = project
-    with pytest.raises(packaging.PackagingError, match=r"pipelines.app.missing imports pipelines.nowhere.module"):
-        packaging.handler_requirements("pipelines.app.missing.run", root, requirements)
-    with pytest.raises(packaging.PackagingError, match=r"its module is pipelines.app.absent"):
-        packaging.handler_requirements("pipelines.app.absent.run", root, requirements)
+    with pytest.raises(dependencies.PackagingError, match=r"pipelines.app.missing imports pipelines.nowhere.module"):
+        dependencies.handler_requirements("pipelines.app.missing.run", root, requirements)
+    with pytest.raises(dependencies.PackagingError, match=r"its module is pipelines.app.absent"):
+        dependencies.handler_requirements("pipelines.app.absent.run", root, requirements)
 
 
 def test_a_handler_that_needs_no_package_gets_no_layer(project):
@@ -208,10 +208,10 @@ def test_a_handler_that_needs_no_package_gets_no_layer(project):
 def test_the_program_declares_one_layer_per_distinct_set_and_each_function_uses_its_own(dev_program):
     layers = {r.outputs["arn"]: r for r in dev_program.of_type(LAYER_TYPE)}
     functions = dev_program.of_type(FUNCTION_TYPE)
-    sets = {packaging.handler_requirements(f.inputs["handler"]) for f in functions}
+    sets = {dependencies.handler_requirements(f.inputs["handler"]) for f in functions}
     assert len(layers) == len(sets) == 3
     for fn in functions:
-        needed = packaging.handler_requirements(fn.inputs["handler"])
+        needed = dependencies.handler_requirements(fn.inputs["handler"])
         (arn,) = fn.inputs["layers"]
         layer = layers[arn]
         assert layer.inputs["layerName"] == f"sw-dev-deps-{packaging.layer_set_id(needed)}"
@@ -251,7 +251,7 @@ def test_a_cached_layer_is_reused_without_running_pip(tmp_path, monkeypatch):
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("requests==2.34.2\nurllib3==2.8.0\n")
     digest = packaging.layer_inputs_hash(
-        ["requests==2.34.2"], packaging.constraints_text(requirements), "3.12", "x86_64"
+        ["requests==2.34.2"], dependencies.constraints_text(requirements), "3.12", "x86_64"
     )
     cached = tmp_path / "cache" / f"deps-3.12-x86_64-{digest}.zip"
     cached.parent.mkdir()
@@ -370,7 +370,7 @@ def test_the_program_builds_each_distinct_set_unless_its_runner_says_otherwise(b
     assert builder == []
     assert all(isinstance(r.inputs["code"], pulumi.AssetArchive) for r in skipped.of_type(LAYER_TYPE))
     built = run_program(RecordingMocks(), config, stack="dev", build_layers=True)
-    expected = {packaging.handler_requirements(f.inputs["handler"]) for f in built.of_type(FUNCTION_TYPE)}
+    expected = {dependencies.handler_requirements(f.inputs["handler"]) for f in built.of_type(FUNCTION_TYPE)}
     assert sorted(lines for lines, _, _ in builder) == sorted(expected)
     assert {(py, arch) for _, py, arch in builder} == {("3.12", "x86_64")}
 
@@ -442,7 +442,7 @@ def _dist_infos(names: list[str]) -> dict[str, str]:
     for name in names:
         match = re.match(r"python/([^/]+)-([^-/]+)\.dist-info/", name)
         if match:
-            found[packaging.normalize_name(match[1])] = match[2]
+            found[dependencies.normalize_name(match[1])] = match[2]
     return found
 
 
@@ -451,8 +451,8 @@ def test_every_real_layer_of_the_dev_stack_is_manylinux_pinned_and_fits_lambda(d
     """Builds every distinct set of the dev stack for real (downloads wheels): run by `make test-layer`."""
     by_set: dict[tuple[str, ...], list[str]] = {}
     for fn in dev_program.of_type(FUNCTION_TYPE):
-        by_set.setdefault(packaging.handler_requirements(fn.inputs["handler"]), []).append(fn.inputs["name"])
-    pinned = {r.name: r.constraint.split("==")[1] for r in packaging.read_requirements()}
+        by_set.setdefault(dependencies.handler_requirements(fn.inputs["handler"]), []).append(fn.inputs["name"])
+    pinned = {r.name: r.constraint.split("==")[1] for r in dependencies.read_requirements()}
     code = packaging.code_size()
     report = []
     for lines, functions in sorted(by_set.items()):
@@ -460,7 +460,7 @@ def test_every_real_layer_of_the_dev_stack_is_manylinux_pinned_and_fits_lambda(d
         with zipfile.ZipFile(zip_path) as archive:
             names = archive.namelist()
         dists = _dist_infos(names)
-        for requirement in packaging.read_requirements():
+        for requirement in dependencies.read_requirements():
             if requirement.line in lines:
                 assert dists.get(requirement.name) == pinned[requirement.name], f"{requirement.line} missing"
         # Transitive dependencies keep the pins of pipelines/requirements.txt.
