@@ -25,6 +25,9 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"
 SECRET = "aws:secretsmanager/secret:Secret"
 RDS_INSTANCE = "aws:rds/instance:Instance"
+TABLE = "aws:dynamodb/table:Table"
+TOPIC = "aws:sns/topic:Topic"
+QUEUE = "aws:sqs/queue:Queue"
 SSE_CONFIGURATION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 
 

@@ -1,11 +1,18 @@
-"""The rule pack: every rule, in report order (encryption, storage, IAM, network and data, compute)."""
+"""The rule pack: every rule, in report order (keys, encryption at rest, storage, IAM, network and data, compute)."""
 
 from __future__ import annotations
 
 from infra.hardening.model import Rule
-from infra.hardening.rules import compute, encryption, iam, network, storage
+from infra.hardening.rules import at_rest, compute, encryption, iam, network, storage
 
-RULES: tuple[Rule, ...] = (*encryption.RULES, *storage.RULES, *iam.RULES, *network.RULES, *compute.RULES)
+RULES: tuple[Rule, ...] = (
+    *encryption.RULES,
+    *at_rest.RULES,
+    *storage.RULES,
+    *iam.RULES,
+    *network.RULES,
+    *compute.RULES,
+)
 
 
 def rule(rule_id: str) -> Rule:

@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from infra.hardening import policy as p
-from infra.hardening.index import BUCKET, BUCKET_LOGGING, BUCKET_POLICY, Index, get, number
+from infra.hardening.index import BUCKET, BUCKET_LOGGING, BUCKET_POLICY, QUEUE, TOPIC, Index, get, number
 from infra.hardening.model import Exemption, RuleSet, Selector
-from infra.hardening.rules.encryption import QUEUE, TOPIC
 from infra.sandbox.mocks import DeclaredResource
 
 RULES = RuleSet()
