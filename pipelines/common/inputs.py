@@ -65,8 +65,8 @@ def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
         except (TypeError, ValueError, RecursionError):
             text = repr(value)
         size = f"{len(text):,} characters of JSON"
-    shown = _escape_surrogates(text[:limit])
-    rendered = json.dumps(shown, ensure_ascii=False) if isinstance(value, str) else shown
+    shown = json.dumps(text[:limit], ensure_ascii=False) if isinstance(value, str) else text[:limit]
+    rendered = _escape_surrogates(shown)
     return rendered if len(text) <= limit else f"{rendered}… ({size})"
 
 
