@@ -115,21 +115,19 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
                 "ValidateRequest": i.validate_input(
                     refs["validate-request"],
                     retries=retries,
+                    # As before the intake existed: the execution id names the run (a retried
+                    # FetchInitial reuses it) and lets HandleError find it.
+                    result_selector={"request.$": "$.Payload", "execution_id.$": "$$.Execution.Id"},
                     next_state="FetchInitial",
                     timeout_s=timeout,
                     catch_to=asl.INPUT_REJECTED,
-                    comment="Checks the body; its output is the resolved {since, until, statuses, service_ids}.",
+                    comment="Checks the body; its output is {request (resolved), execution_id}.",
                 ),
                 asl.INPUT_REJECTED: asl.input_rejected(),
-                "FetchInitial": i.lambda_invoke(
-                    refs["fetch-initial"],
-                    retries=retries,
-                    # The execution id names the run, so a retried FetchInitial reuses it.
-                    payload={"request.$": "$", "execution_id.$": "$$.Execution.Id"},
-                    next_state="FetchInitialSucceeded",
-                    timeout_s=timeout,
-                    catch_to="HandleError",
-                    comment="Applies migrations, records the run, asks PagerDuty for the window's total.",
+                "FetchInitial": step(
+                    "fetch-initial",
+                    "FetchInitialSucceeded",
+                    "Applies migrations, records the run, asks PagerDuty for the window's total.",
                 ),
                 "FetchInitialSucceeded": _succeeded("FetchComplete"),
                 "FetchComplete": step(

@@ -231,7 +231,11 @@ def test_each_step_goes_on_only_on_success_true_and_otherwise_to_the_error_handl
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$", "Next": "InputRejected"}
     ]
     assert (states["InputRejected"]["ErrorPath"], states["InputRejected"]["CausePath"]) == ("$.Error", "$.Cause")
-    assert states["FetchInitial"]["Parameters"]["Payload"] == {"request.$": "$", "execution_id.$": "$$.Execution.Id"}
+    assert states["ValidateRequest"]["ResultSelector"] == {
+        "request.$": "$.Payload",
+        "execution_id.$": "$$.Execution.Id",
+    }
+    assert states["FetchInitial"]["Parameters"]["Payload.$"] == "$"
     for check, next_state in (
         ("FetchInitialSucceeded", "FetchComplete"),
         ("FetchCompleteSucceeded", "Validate"),
