@@ -51,6 +51,9 @@ CATALOGUE: dict[str, Case] = {
     "huge string": Case(lambda f: {f: "x" * 100_000}, lambda f: f, "is 100,002 bytes of JSON; at most"),
     # Within StartExecution's 256 KiB, but no state could carry it on with anything added.
     "string near the payload limit": Case(lambda f: {f: "x" * 250_000}, lambda f: f, "is 250,002 bytes of JSON"),
+    # 262,139 bytes: the largest body StartExecution takes (256 KiB) less a few; a state that added
+    # anything to it (a wrapper, an error next to it) would exceed the limit.
+    "body at the 256 KiB limit": Case(lambda f: {f: "x" * (262_130 - len(f))}, lambda f: f, "bytes of JSON; at most"),
     "deep nesting": Case(lambda f: {f: nested(200)}, lambda f: f + "[0]" * 20, "is nested more than 20 levels deep"),
     "unicode key": Case(lambda f: {"clé ☃": 1}, lambda f: "clé ☃", "is not a known field"),
     "lone surrogate": Case(lambda f: {f: "a\ud800b"}, lambda f: f, "contains a lone surrogate"),
