@@ -95,9 +95,25 @@ def chain(state: dict[str, Any], next_state: str | None) -> dict[str, Any]:
     return state
 
 
+def pass_state(parameters: Mapping[str, Any], next_state: str | None) -> dict[str, Any]:
+    """A Pass state shaping its output from ``parameters``."""
+    return chain({"Type": "Pass", "Parameters": dict(parameters)}, next_state)
+
+
 def fail_with_cause(error: str, error_path: str = "$.error.Error", cause_path: str = "$.error.Cause") -> dict:
     """A Fail state carrying the caught error's name and cause."""
     return {"Type": "Fail", "Comment": error, "ErrorPath": error_path, "CausePath": cause_path}
+
+
+INPUT_REJECTED = "InputRejected"
+
+
+def input_rejected() -> dict:
+    """The Fail state a workflow's intake catches to (``validate_input``): the caught error as is.
+
+    The intake's Catch replaces the state with ``{"Error", "Cause"}``, so they are read at the top.
+    """
+    return fail_with_cause("The execution input was rejected", error_path="$.Error", cause_path="$.Cause")
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,7 @@ def _task(
     output_path: str | None = None,
     heartbeat_s: int | None = None,
     comment: str | None = None,
+    catch_path: str = "$.error",
 ) -> asl.Task:
     state: dict[str, Any] = {
         "Type": "Task",
@@ -112,7 +113,7 @@ def _task(
         "Parameters": dict(parameters),
         "TimeoutSeconds": timeout_s,
         "Retry": [dict(r) for r in retries],
-        "Catch": asl.catch_all(catch_to),
+        "Catch": asl.catch_all(catch_to, catch_path),
     }
     if heartbeat_s is not None:
         state["HeartbeatSeconds"] = heartbeat_s
@@ -160,6 +161,19 @@ def lambda_invoke(
         result_selector=result_selector,
         **common,
     )
+
+
+def validate_input(function_arn: str, *, retries: Sequence[Mapping[str, Any]], **common) -> asl.Task:
+    """A workflow's first state: ``function_arn`` gets the execution input verbatim and returns it checked.
+
+    Verbatim (``Payload.$: "$"``, nothing added): any input StartExecution accepted reaches the
+    function within the 256 KiB payload limit, whatever its shape. The state's output is the
+    function's answer, the checked request, so nothing the caller sent travels further unchecked.
+    A failure (InvalidInputError naming the field, or Lambda's own) replaces the whole state
+    (``ResultPath: "$"``): the Catch can always write it, even when the input was ``null`` or an
+    array, and the oversized field that was refused does not ride along into the next state.
+    """
+    return lambda_invoke(function_arn, retries=retries, catch_path="$", **common)
 
 
 def lambda_invoke_for_token(

@@ -16,6 +16,7 @@ function) with an error naming the role.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib
 import io
@@ -126,8 +127,9 @@ def resolve_handler(handler: str):
 
 
 def invoke_in_process(fn: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-    """Run ``fn``'s handler on ``event``; return (payload JSON, errored, log text)."""
+    """Run ``fn``'s handler on ``event`` (JSON text, or a decoded value); return (payload JSON, errored, log text)."""
     if isinstance(event, (str, bytes)):
+        # As Lambda's Python runtime does: the request payload is JSON text, decoded once.
         event = json.loads(event or "{}")
     context = LambdaContext(
         function_name=fn.function_name,
@@ -166,6 +168,30 @@ def invoke_in_process(fn: LambdaFunction, event: Any = None) -> tuple[str, bool,
     return payload, errored, logs
 
 
+def _invoke_with_raw_payload(self: LambdaFunction, body: str, request_headers: Any, response_headers: Any):
+    # moto's LambdaFunction.invoke decodes the payload before _invoke_lambda sees it, so a JSON
+    # string payload ("hi") would be decoded twice; hand the JSON text on as AWS does.
+    result, errored, logs = self._invoke_lambda(event=body or "{}")
+    if errored:
+        response_headers["x-amz-function-error"] = "Handled"
+    if request_headers.get("x-amz-invocation-type", "RequestResponse") == "RequestResponse":
+        response_headers["x-amz-log-result"] = base64.b64encode(logs.encode("utf-8")).decode("utf-8")
+        return result.encode("utf-8")
+    return result
+
+
+def _payload_as_json(payload: Any) -> bytes:
+    # Step Functions sends a Lambda task's Payload as its JSON text: null as null (moto sends {}),
+    # a string as a JSON string (moto sends a string that parses as JSON unquoted).
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str  # its context values are datetimes
+
+    return payload if isinstance(payload, bytes) else to_json_str(payload).encode("utf-8")
+
+
 def install() -> None:
-    """Route moto's Lambda invocations to ``invoke_in_process``."""
+    """Route moto's Lambda invocations to ``invoke_in_process``, payloads encoded as in AWS."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
     LambdaFunction._invoke_lambda = invoke_in_process
+    LambdaFunction.invoke = _invoke_with_raw_payload
+    lambda_eval_utils.to_payload_type = _payload_as_json

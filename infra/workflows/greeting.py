@@ -45,13 +45,13 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
             "StartAt": "InvokeLambda",
             "TimeoutSeconds": 300,
             "States": {
-                "InvokeLambda": i.lambda_invoke(
+                "InvokeLambda": i.validate_input(
                     refs["hello"],
                     retries=asl.lambda_retries(RETRYABLE_ERRORS),
                     next_state="FormatDynamoDBRecord",
                     timeout_s=60,
-                    catch_to="Failed",
-                    comment="Validates the message; its output is {message, greeting}.",
+                    catch_to=asl.INPUT_REJECTED,
+                    comment="Validates the body {message}; its output is {message, greeting}.",
                 ),
                 "FormatDynamoDBRecord": {
                     "Type": "Pass",
@@ -72,6 +72,7 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
                     timeout_s=30,
                     catch_to="Failed",
                 ),
+                asl.INPUT_REJECTED: asl.input_rejected(),
                 "Failed": asl.fail_with_cause("Greeting failed"),
             },
         }

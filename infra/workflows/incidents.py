@@ -1,8 +1,10 @@
-"""The incidents pipeline: POST /invoke → FetchInitial (schema, run, PagerDuty total) → FetchComplete
-(paged PagerDuty fetch, bulk upsert into RDS PostgreSQL) → Validate (rules, stored report).
+"""The incidents pipeline: POST /invoke → ValidateRequest → FetchInitial (schema, run, PagerDuty
+total) → FetchComplete (paged PagerDuty fetch, bulk upsert into RDS PostgreSQL) → Validate (rules,
+stored report).
 
-Every step returns ``success``; a false or missing ``success``, or any caught error, goes to
-HandleError, which marks the run failed, and the execution ends in a Fail state with the cause.
+A body ValidateRequest rejects ends in InputRejected before any run is recorded. After it, every
+step returns ``success``; a false or missing ``success``, or any caught error, goes to
+HandleError, which marks the recorded run failed, and the execution ends in a Fail state with the cause.
 """
 
 from __future__ import annotations
@@ -105,16 +107,23 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
     return asl.Definition.of(
         {
             "Comment": "Incidents: PagerDuty → RDS PostgreSQL → validation report; failures end in HandleError.",
-            "StartAt": "WrapRequest",
+            "StartAt": "ValidateRequest",
             "TimeoutSeconds": STATE_MACHINE_TIMEOUT_S,
             "States": {
-                # The request body becomes one field of an object, so a Catch can always add "error"
-                # to the state (even for a body that is not an object) and the execution id names the run.
-                "WrapRequest": {
-                    "Type": "Pass",
-                    "Parameters": {"request.$": "$", "execution_id.$": "$$.Execution.Id"},
-                    "Next": "FetchInitial",
-                },
+                # The body, verbatim, checked and resolved (window defaults filled in) before anything
+                # is recorded: a rejected request ends in InputRejected and leaves no row (README).
+                "ValidateRequest": i.validate_input(
+                    refs["validate-request"],
+                    retries=retries,
+                    # As before the intake existed: the execution id names the run (a retried
+                    # FetchInitial reuses it) and lets HandleError find it.
+                    result_selector={"request.$": "$.Payload", "execution_id.$": "$$.Execution.Id"},
+                    next_state="FetchInitial",
+                    timeout_s=timeout,
+                    catch_to=asl.INPUT_REJECTED,
+                    comment="Checks the body; its output is {request (resolved), execution_id}.",
+                ),
+                asl.INPUT_REJECTED: asl.input_rejected(),
                 "FetchInitial": step(
                     "fetch-initial",
                     "FetchInitialSucceeded",
@@ -222,6 +231,8 @@ class IncidentsPipeline(pulumi.ComponentResource):
             ),
             "validate": spec("validate", read_db_secret, {}),
             "handle-error": spec("handle_error", read_db_secret, {}),
+            # Pure validation: outside the VPC, no database, no token.
+            "validate-request": function_spec(settings.functions, "pipelines.incidents.handlers.validate_request"),
         }
         self.pipeline = StepFunctionPipeline(
             name,

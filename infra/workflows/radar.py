@@ -83,6 +83,10 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
             timeout_s=timeout, catch_to=catch_to,
         )  # fmt: skip
 
+    intake = i.validate_input(
+        refs["validate"], retries=retries, next_state="ResolveTimestamp", timeout_s=timeout,
+        catch_to=asl.INPUT_REJECTED, comment="Checks the input: {} or {scheduledTime}.",
+    )  # fmt: skip
     execution = {"execution.$": "$$.Execution.Id", "timestamp.$": "$.timestamp"}
     org = {"org.$": "$.org", "timestamp.$": "$.timestamp"}
     org_processor = {
@@ -121,9 +125,11 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
     return asl.Definition.of(
         {
             "Comment": "Radar: Cloudflare Radar data per organization → data.json and data.csv in S3.",
-            "StartAt": "ResolveTimestamp",
+            "StartAt": "ValidateInput",
             "TimeoutSeconds": 3600,
             "States": {
+                "ValidateInput": intake,
+                asl.INPUT_REJECTED: asl.input_rejected(),
                 # The run's timestamp names its S3 keys: the scheduled time if given, so a retried
                 # or redriven run rewrites the same keys.
                 "ResolveTimestamp": {
@@ -131,16 +137,8 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
                     "Choices": [{"Variable": "$.scheduledTime", "IsPresent": True, "Next": "UseScheduledTime"}],
                     "Default": "UseStartTime",
                 },
-                "UseScheduledTime": {
-                    "Type": "Pass",
-                    "Parameters": {"timestamp.$": "$.scheduledTime"},
-                    "Next": "ProviderEndpoint",
-                },
-                "UseStartTime": {
-                    "Type": "Pass",
-                    "Parameters": {"timestamp.$": "$$.Execution.StartTime"},
-                    "Next": "ProviderEndpoint",
-                },
+                "UseScheduledTime": asl.pass_state({"timestamp.$": "$.scheduledTime"}, "ProviderEndpoint"),
+                "UseStartTime": asl.pass_state({"timestamp.$": "$$.Execution.StartTime"}, "ProviderEndpoint"),
                 "ProviderEndpoint": task("provider", "DecryptionHandler", execution, "$.provider", "Failed"),
                 "DecryptionHandler": task(
                     "decrypt",
@@ -244,6 +242,7 @@ class RadarPipeline(pulumi.ComponentResource):
 
         fetch_env = {"RADAR_TOKEN_SECRET_ARN": self.token.arn, "RADAR_API_BASE_URL": settings.api_base_url}
         functions = {
+            "validate": spec("validate_input", []),
             "provider": spec("provider_endpoint", provider_grants, provider_env),
             "decrypt": spec(
                 "decrypt_registry", [g.kms_use(self.key.arn, ["kms:Decrypt"], "EnvelopeKey", ENVELOPE_CONTEXT)]

@@ -21,13 +21,25 @@ class RetryableError(PipelineError):
     """A second try may succeed: an upstream outage, a timeout, a rate limit."""
 
 
+# An error's message travels in the execution's Cause (and state payloads of at most 256 KiB):
+# whatever a handler puts in it, it is cut to this many characters.
+MAX_MESSAGE_CHARS = 500
+
+
+def bounded_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, any lone surrogate escaped (it could not be encoded)."""
+    if len(text) > limit:
+        text = f"{text[: limit - 1]}…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class InvalidInputError(NonRetryableError):
     """The event (or a record in it) is malformed; the message names the field."""
 
     def __init__(self, field: str, problem: str):
-        self.field = field
-        self.problem = problem
-        super().__init__(f"{field}: {problem}")
+        self.field = bounded_message(field, 80)
+        self.problem = bounded_message(problem)
+        super().__init__(f"{self.field}: {self.problem}")
 
 
 class ConfigurationError(NonRetryableError):

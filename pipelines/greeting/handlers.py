@@ -1,8 +1,9 @@
 """Lambda entry points of the greeting pipeline.
 
-``hello``: event ``{"message": str}`` (non-empty, at most 1,000 characters) →
-``{"message": str, "greeting": str}``. Anything else raises ``InvalidInputError`` naming the
-field, which the state machine does not retry.
+``hello`` (the intake: it gets the POST body verbatim): event ``{"message": str}`` (non-empty,
+at most 1,000 characters, valid Unicode, no other key) → ``{"message": str, "greeting": str}``.
+Anything else — null, an array, an unknown key — raises ``InvalidInputError`` naming the field,
+which the state machine does not retry.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pipelines.common.errors import InvalidInputError
+from pipelines.common.inputs import RequestShape, checked_request, described, optional_string, quote
 from pipelines.incidents.window import MAX_WINDOW_MONTHS, TimeWindow, format_timestamp, parse_timestamp
 
 STATUSES = ("triggered", "acknowledged", "resolved")
@@ -15,6 +16,8 @@ URGENCIES = ("high", "low")
 DEFAULT_LOOKBACK = timedelta(hours=24)
 MAX_SERVICE_IDS = 100
 KNOWN_FIELDS = ("since", "until", "statuses", "service_ids")
+# Largest JSON size of each field: a timestamp, three statuses, 100 service ids.
+REQUEST = RequestShape.of(since=64, until=64, statuses=128, service_ids=4096)
 # PagerDuty object ids are short upper-case alphanumerics (PXXXXXX); anything else is a typo.
 _SERVICE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
 
@@ -38,24 +41,22 @@ class RunRequest:
 
 
 def _timestamp(body: dict, name: str) -> datetime | None:
-    raw = body.get(name)
+    raw = optional_string(body, name)
     if raw is None:
         return None
-    if not isinstance(raw, str) or not raw.strip():
-        raise InvalidInputError(name, "must be an ISO-8601 timestamp string, e.g. 2026-01-01T00:00:00Z")
     try:
         # Whole seconds: PagerDuty's resolution, and split points stay exact.
         return parse_timestamp(raw.strip()).replace(microsecond=0)
-    except ValueError as exc:
-        raise InvalidInputError(name, f"{raw!r} is not an ISO-8601 timestamp with a time zone ({exc})") from None
+    except ValueError:
+        raise InvalidInputError(name, f"{quote(raw)} is not an ISO-8601 timestamp with a time zone") from None
 
 
 def _string_list(body: dict, name: str) -> list[str]:
-    raw = body.get(name)
-    if raw is None:
+    if name not in body:
         return []
+    raw = body[name]
     if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
-        raise InvalidInputError(name, "must be a list of strings")
+        raise InvalidInputError(name, f"must be a list of strings, got {described(raw)}")
     return raw
 
 
@@ -74,7 +75,7 @@ def _service_ids(body: dict) -> tuple[str, ...]:
     values = _string_list(body, "service_ids")
     bad = [v for v in values if not _SERVICE_ID.match(v)]
     if bad:
-        raise InvalidInputError("service_ids", f"{bad[0]!r} is not a PagerDuty service id (e.g. PABC123)")
+        raise InvalidInputError("service_ids", f"{quote(bad[0])} is not a PagerDuty service id (e.g. PABC123)")
     if len(set(values)) > MAX_SERVICE_IDS:
         raise InvalidInputError("service_ids", f"at most {MAX_SERVICE_IDS} service ids per run")
     return tuple(sorted(set(values)))
@@ -109,12 +110,11 @@ def coerce_body(event) -> dict:
 
 
 def parse_run_request(body, now: datetime) -> RunRequest:
-    """Validate the request body; defaults: the 24 hours before ``now``, every status, every service."""
-    body = coerce_body(body)
-    unknown = sorted(set(body) - set(KNOWN_FIELDS))
-    if unknown:
-        # A typo such as "service_id" would otherwise silently widen the query.
-        raise InvalidInputError(unknown[0], f"is not a known field; expected some of {', '.join(KNOWN_FIELDS)}")
+    """Validate the request body; defaults: the 24 hours before ``now``, every status, every service.
+
+    A typo such as "service_id" is an error: it would otherwise silently widen the query.
+    """
+    body = checked_request(body, REQUEST)
     return RunRequest(window=_window(body, now), statuses=_statuses(body), service_ids=_service_ids(body))
 
 
@@ -123,5 +123,5 @@ def resolved_request(event: dict) -> RunRequest:
     for name in ("since", "until"):
         if not isinstance(event.get(name), str):
             raise InvalidInputError(name, "missing from the step input; pass fetch_initial's output on unchanged")
-    request = parse_run_request({k: event.get(k) for k in KNOWN_FIELDS}, now=datetime.now().astimezone())
-    return request
+    resolved = {k: event[k] for k in KNOWN_FIELDS if k in event}
+    return parse_run_request(resolved, now=datetime.now().astimezone())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pipelines.common.errors import InvalidInputError
+from pipelines.common.inputs import quote
 
 
 def normalise_timestamp(raw: object, field: str = "timestamp") -> str:
@@ -19,7 +20,7 @@ def normalise_timestamp(raw: object, field: str = "timestamp") -> str:
     try:
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
     except ValueError:
-        raise InvalidInputError(field, f"not an ISO-8601 date-time: {raw!r}") from None
+        raise InvalidInputError(field, f"not an ISO-8601 date-time: {quote(raw)}") from None
     if parsed.tzinfo is None:
-        raise InvalidInputError(field, f"must carry a time zone (e.g. 'Z'): {raw!r}")
+        raise InvalidInputError(field, f"must carry a time zone (e.g. Z): {quote(raw)}")
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -36,11 +36,12 @@ def test_a_signed_post_writes_exactly_one_item_with_uuid_timestamp_and_message(s
 @pytest.mark.parametrize(
     ("body", "cause"),
     [
-        ('{"note": "no message"}', "InvalidInputError: message: is required"),
-        ('{"message": 17}', "InvalidInputError: message: must be a string, got int"),
+        ('{"note": "no message"}', "InvalidInputError: note: is not a known field; allowed: message"),
+        ("{}", "InvalidInputError: message: is required"),
+        ('{"message": 17}', "InvalidInputError: message: must be a string, got number 17"),
         (
-            '{"message": "' + "x" * 10_000 + '"}',
-            "InvalidInputError: message: must be at most 1000 characters, got 10000",
+            '{"message": "' + "x" * 1_001 + '"}',
+            "InvalidInputError: message: must be at most 1000 characters, got 1,001",
         ),
         ("", "InvalidInputError: message: is required"),
     ],

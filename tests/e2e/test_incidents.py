@@ -208,18 +208,20 @@ def test_the_database_stopped_mid_run_is_retried_then_fails_with_no_half_written
     assert stored == (batch,)
 
 
-def test_a_body_that_is_not_a_valid_request_fails_naming_the_field_without_retrying(incidents):
+def test_a_body_that_is_not_a_valid_request_fails_naming_the_field_without_retrying_or_recording_a_run(incidents):
     sandbox, _ = incidents
     result = invoke(sandbox, {"since": "2026-10-02T00:00:00Z", "until": "2026-10-01T00:00:00Z"})
     assert result.status == "FAILED"
     assert result.error == "InvalidInputError"
-    assert "until" in result.cause
-    assert attempts(result, "fetch-initial") == 1
+    assert "until: 2026-10-01T00:00:00Z is not after since" in result.cause
+    # Checked once by the intake, not retried; nothing after it ran, so no run was recorded (README).
+    assert (attempts(result, "validate-request"), attempts(result, "fetch-initial")) == (1, 0)
+    assert query(sandbox, "SELECT id FROM runs WHERE execution_id = %s", (result.arn,)) == []
 
     not_an_object = invoke(sandbox, [1, 2])
     assert not_an_object.status == "FAILED"
     assert not_an_object.error == "InvalidInputError"
-    assert "body" in not_an_object.cause
+    assert not_an_object.cause_text() == "InvalidInputError: input: must be a JSON object, got array [1, 2]"
 
 
 def test_neither_the_pagerduty_token_nor_the_database_password_appears_in_history_or_logs(incidents):
@@ -235,7 +237,7 @@ def test_neither_the_pagerduty_token_nor_the_database_password_appears_in_histor
         g["logGroupName"]
         for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/sw-dev-incidents-")["logGroups"]
     ]
-    assert len(groups) == 4
+    assert len(groups) == 5  # the intake and the four steps
     messages = [e["message"] for g in groups for e in logs.filter_log_events(logGroupName=g)["events"]]
     assert any("incidents loaded" in m for m in messages)  # the functions did log
     for secret in secrets:

@@ -22,7 +22,8 @@ def test_a_diagram_shows_functions_retries_choices_catches_and_map_bodies():
         | {"maxConcurrency": "4", "taskTimeout": "150"}
     )
     chart = mermaid(definition.document)
-    assert chart.startswith("flowchart TD\n    start((start)) --> ResolveTimestamp\n")
+    assert chart.startswith("flowchart TD\n    start((start)) --> ValidateInput\n")
+    assert 'ValidateInput -.->|"States.ALL"| InputRejected' in chart
     assert 'ProviderEndpoint["ProviderEndpoint<br/>λ sw-dev-radar-provider<br/>retry ×3"]' in chart
     assert 'ResolveTimestamp -->|"$.scheduledTime present"| UseScheduledTime' in chart
     assert "ResolveTimestamp -->|default| UseStartTime" in chart
@@ -35,4 +36,4 @@ def test_a_diagram_shows_functions_retries_choices_catches_and_map_bodies():
 
 
 def radar_functions():
-    return ("provider", "decrypt", "extract", "fetch", "prepare", "summarize")
+    return ("validate", "provider", "decrypt", "extract", "fetch", "prepare", "summarize")

@@ -122,7 +122,10 @@ def test_an_existing_vpc_is_used_as_given_and_nothing_network_is_created():
     for sg in of_type(program, "aws:ec2/securityGroup:SecurityGroup"):
         assert sg.inputs["vpcId"] == "vpc-0123"
     for fn in of_type(program, "aws:lambda/function:Function"):
-        assert fn.inputs["vpcConfig"]["subnetIds"] == subnets
+        if fn.name == "incidents-validate-request-function":
+            assert "vpcConfig" not in fn.inputs  # pure validation: no database, no network placement
+        else:
+            assert fn.inputs["vpcConfig"]["subnetIds"] == subnets
     assert program.outputs["incidents"]["vpcId"] == "vpc-0123"
 
 
@@ -194,7 +197,9 @@ def test_the_rendered_definition_passes_static_checks_and_times_out_after_45_min
 
 
 def test_every_step_retries_transient_errors_three_times_with_full_jitter_and_never_bad_input():
-    definition = incidents.definition({key: f"arn:{key}" for key in FUNCTIONS} | {"taskTimeout": "630"}).document
+    definition = incidents.definition(
+        {key: f"arn:{key}" for key in (*FUNCTIONS, "validate-request")} | {"taskTimeout": "630"}
+    ).document
     for state in ("FetchInitial", "FetchComplete", "Validate"):
         (rule,) = definition["States"][state]["Retry"]
         assert (rule["MaxAttempts"], rule["IntervalSeconds"], rule["BackoffRate"], rule["JitterStrategy"]) == (
@@ -216,9 +221,21 @@ def test_every_step_retries_transient_errors_three_times_with_full_jitter_and_ne
 
 
 def test_each_step_goes_on_only_on_success_true_and_otherwise_to_the_error_handler():
-    definition = incidents.definition({key: f"arn:{key}" for key in FUNCTIONS} | {"taskTimeout": "630"}).document
+    definition = incidents.definition(
+        {key: f"arn:{key}" for key in (*FUNCTIONS, "validate-request")} | {"taskTimeout": "630"}
+    ).document
     states = definition["States"]
-    assert states["WrapRequest"]["Parameters"] == {"request.$": "$", "execution_id.$": "$$.Execution.Id"}
+    assert definition["StartAt"] == "ValidateRequest"
+    assert states["ValidateRequest"]["Parameters"]["Payload.$"] == "$"  # the body verbatim, nothing added
+    assert states["ValidateRequest"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$", "Next": "InputRejected"}
+    ]
+    assert (states["InputRejected"]["ErrorPath"], states["InputRejected"]["CausePath"]) == ("$.Error", "$.Cause")
+    assert states["ValidateRequest"]["ResultSelector"] == {
+        "request.$": "$.Payload",
+        "execution_id.$": "$$.Execution.Id",
+    }
+    assert states["FetchInitial"]["Parameters"]["Payload.$"] == "$"
     for check, next_state in (
         ("FetchInitialSucceeded", "FetchComplete"),
         ("FetchCompleteSucceeded", "Validate"),

@@ -108,10 +108,10 @@ def test_the_schedule_runs_daily_at_six_utc_and_may_only_start_this_state_machin
     assert policy_of(dev_program, "radar-daily-policy")["StartExecution"]["Resource"] == [machine]
 
 
-def test_the_state_machine_invokes_only_its_six_functions_and_its_definition_passes_checks(dev_program):
+def test_the_state_machine_invokes_only_its_seven_functions_and_its_definition_passes_checks(dev_program):
     functions = [f for f in dev_program.of_type("aws:lambda/function:Function") if f.name.startswith("radar-")]
     arns = sorted(a for f in functions for a in (f.outputs["arn"], f"{f.outputs['arn']}:*"))
-    assert len(functions) == 6
+    assert len(functions) == 7  # the intake (validate), then the six of the seed
     assert policy_of(dev_program, "radar-sfn-policy")["InvokeFunctions"]["Resource"] == arns
     definition = json.loads(one(dev_program, "aws:sfn/stateMachine:StateMachine", "radar-sfn").inputs["definition"])
     assert asl.check_definition(definition) == []

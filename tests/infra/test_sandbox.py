@@ -51,7 +51,7 @@ def test_a_handler_exception_becomes_a_function_error_typed_by_its_class_name():
     assert errored is True
     body = json.loads(payload)
     assert body["errorType"] == "InvalidInputError"
-    assert body["errorMessage"] == "message: must be a string, got int"
+    assert body["errorMessage"] == "message: must be a string, got number 1"
 
 
 def test_the_handler_runs_with_its_own_environment_which_is_restored_afterwards(monkeypatch):

@@ -156,7 +156,10 @@ def test_handle_error_describes_malformed_events(handler_env, lambda_context, ba
     [
         ("fetch_initial", {"since": "last week"}, "since"),
         ("fetch_initial", {"statuses": ["open"]}, "statuses"),
-        ("fetch_initial", ["not", "an", "object"], "body"),
+        ("fetch_initial", ["not", "an", "object"], "input"),
+        ("validate_request", ["not", "an", "object"], "input"),
+        ("validate_request", {"since": "last week"}, "since"),
+        ("validate_request", {"sinse": "2026-01-01T00:00:00Z"}, "sinse"),
         ("fetch_initial", {"request": {}, "execution_id": ""}, "execution_id"),
         ("fetch_complete", {}, "run_id"),
         ("fetch_complete", {"run_id": "1", **WINDOW}, "run_id"),

@@ -18,9 +18,11 @@ def test_empty_body_means_the_last_24_hours_every_status_every_service():
     assert request.statuses == () and request.service_ids == ()
 
 
-@pytest.mark.parametrize("body", [None, "", "{}"])
-def test_a_missing_or_json_string_body_is_accepted(body):
-    assert parse_run_request(body, now=NOW).window.width == timedelta(hours=24)
+@pytest.mark.parametrize(("body", "got"), [(None, "null"), ("", 'string ""'), ("{}", 'string "{}"')])
+def test_a_body_must_be_an_object_not_null_nor_a_string_of_json(body, got):
+    # Step Functions hands the body over decoded: a string is a string, never parsed a second time.
+    with pytest.raises(InvalidInputError, match=f"^input: must be a JSON object, got {got}$"):
+        parse_run_request(body, now=NOW)
 
 
 def test_since_alone_runs_until_now_and_until_alone_looks_back_24_hours():
@@ -63,19 +65,21 @@ def test_to_event_round_trips_through_resolved_request():
     [
         ({"since": "yesterday"}, "since", "not an ISO-8601"),
         ({"since": "2026-03-01T00:00:00"}, "since", "time zone"),
-        ({"until": 1700000000}, "until", "ISO-8601 timestamp string"),
+        ({"until": 1700000000}, "until", "must be a string, got number 1700000000"),
+        ({"until": None}, "until", "must be a string, got null (leave it out for the default)"),
+        ({"since": "x" * 100_000}, "since", "is 100,002 bytes of JSON; at most 64 allowed"),
         ({"until": "2026-13-01T00:00:00Z"}, "until", "not an ISO-8601"),
         ({"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "until", "is not after since"),
         ({"since": "2026-03-01T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "until", "is not after since"),
         ({"since": "2025-09-01T00:00:00Z", "until": "2026-03-01T00:00:01Z"}, "until", "longer than"),
         ({"statuses": ["open"]}, "statuses", "unknown status 'open'"),
         ({"statuses": "resolved"}, "statuses", "list of strings"),
-        ({"service_ids": ["PSVC001", "svc one"]}, "service_ids", "'svc one' is not a PagerDuty service id"),
+        ({"service_ids": ["PSVC001", "svc one"]}, "service_ids", '"svc one" is not a PagerDuty service id'),
         ({"service_ids": [1]}, "service_ids", "list of strings"),
-        ({"service_id": ["PSVC001"]}, "service_id", "not a known field"),
-        ("[1, 2]", "body", "must be a JSON object"),
-        ("{not json", "body", "not valid JSON"),
-        (42, "body", "must be a JSON object"),
+        ({"service_id": ["PSVC001"]}, "service_id", "not a known field; did you mean service_ids?"),
+        ([1, 2], "input", "must be a JSON object, got array [1, 2]"),
+        ("{not json", "input", 'must be a JSON object, got string "{not json"'),
+        (42, "input", "must be a JSON object, got number 42"),
     ],
 )
 def test_each_bad_input_names_its_field(body, field, fragment):
