@@ -1,29 +1,45 @@
 """stepworks: read stack config, build the enabled pipelines, export their outputs."""
 
-import json
-
 import pulumi
 import pulumi_aws as aws
+from pulumi.runtime import config as pulumi_config
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
 
 from infra.components.bucket import AccessLogBucket, AccessLogBucketArgs
 from infra.components.packaging import LayerCatalog, code_archive
 from infra.components.stack import FunctionRuntime, StackContext
-from infra.config import NAMESPACE, TOP_LEVEL_KEYS, load_stack_config
-from infra.workflows import WORKFLOWS
+from infra.config import NAMESPACE, TOP_LEVEL_KEYS, load_stack_config, stepworks_settings
+from infra.workflows import WORKFLOWS, greeting, incidents, radar
 
+# Every stepworks:* key, known or not, so a misspelled one is an error rather than ignored. A real
+# `pulumi up` hands the program its config as JSON in PULUMI_CONFIG (get_config_env); the mock
+# runtime (sandbox, tests) sets it in the runtime's CONFIG. Known keys are read through
+# pulumi.Config as well, which also sees a PULUMI_CONFIG_<KEY> variable.
+every_setting = {**pulumi_config.get_config_env(), **pulumi_config.CONFIG.get()}
 config = pulumi.Config(NAMESPACE)
-raw = {}
 for key in (*TOP_LEVEL_KEYS, *WORKFLOWS):
-    value = config.get(key)
-    if value is not None:
-        try:
-            raw[key] = json.loads(value)
-        except json.JSONDecodeError:
-            raw[key] = value  # a plain string setting
-
+    if config.get(key) is not None:
+        every_setting[f"{NAMESPACE}:{key}"] = config.get(key)
+# The sandbox-only settings are allowed only under Pulumi's mock runtime.
+in_sandbox = isinstance(pulumi_settings.get_monitor(), pulumi_mocks.MockMonitor)
 stack_config = load_stack_config(
-    raw, stack=pulumi.get_stack(), region=pulumi.Config("aws").require("region"), known_pipelines=list(WORKFLOWS)
+    stepworks_settings(every_setting),
+    stack=pulumi.get_stack(),
+    region=pulumi.Config("aws").require("region"),
+    known_pipelines=list(WORKFLOWS),
+    in_sandbox=in_sandbox,
 )
+# Every pipeline's section is validated before any resource is declared, an enabled pipeline's or
+# not (a typo in a disabled one would otherwise surface only the day it is enabled).
+SETTINGS_READERS = {
+    greeting.PIPELINE: greeting.GreetingSettings.from_section,
+    radar.PIPELINE: radar.RadarSettings.from_section,
+    incidents.PIPELINE: incidents.IncidentsSettings.from_section,
+}
+for name in WORKFLOWS:
+    SETTINGS_READERS[name](stack_config.pipeline(name))
+stack_config.require_all_checked()
 prefix = stack_config.resource_prefix
 account_id = aws.get_caller_identity_output().account_id
 access_logs = AccessLogBucket(
@@ -41,6 +57,7 @@ stack = StackContext(
         runtime=stack_config.functions.runtime,
         architecture=stack_config.functions.architecture,
         log_level=stack_config.functions.log_level,
+        allow_loopback_http=stack_config.sandbox_loopback_http,
         code=code_archive(),
         layers=LayerCatalog(prefix, stack_config.functions.runtime, stack_config.functions.architecture),
     ),

@@ -1,22 +1,36 @@
 """A typed, validated view of stack configuration.
 
-Only ``__main__.py`` reads ``pulumi.Config``; it hands the raw values to ``load_stack_config``.
+Only ``__main__.py`` reads Pulumi's configuration; it hands every ``stepworks:*`` value to
+``load_stack_config`` (``stepworks_settings`` picks them out of the whole config map).
 Every bad value raises ``ConfigError`` with one line naming the key and what is allowed;
 ``ConfigError`` is a ``pulumi.RunError`` so Pulumi prints that line without a stack trace.
+
+Strict everywhere: every key under ``stepworks:`` must be known (``Section.reject_unknown``,
+which names the closest known key), at the top level, in every pipeline's section (enabled or
+not) and in every nested section. Error messages quote at most a short prefix of a bad value.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
+import json
 import re
-import urllib.parse
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
+from pipelines.common.http import url_problem
+
 NAMESPACE = "stepworks"
+# The setting that lets URL settings use plain http to a loopback host (the sandbox's fakes).
+# Sandbox-only: the program refuses it outside Pulumi's mock runtime.
+SANDBOX_LOOPBACK_HTTP = "sandboxLoopbackHttp"
+# Longest prefix of a bad value a message quotes.
+QUOTE_LIMIT = 40
 
 # The values CloudWatch Logs accepts for retentionInDays.
 LOG_RETENTION_DAYS = (
@@ -57,8 +71,65 @@ class ConfigError(pulumi.RunError):
     """A stack setting is invalid; the message names the key and what is allowed."""
 
 
-def _describe(value: Any) -> str:
-    return repr(value) if not isinstance(value, str) else f'"{value}"'
+def _shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def describe(value: Any) -> str:
+    """A bad value for a message: quoted if a string, at most a short prefix of it."""
+    if isinstance(value, str):
+        return f'"{_shorten(value)}"'
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return _shorten(text)
+
+
+def closest(name: str, known: Sequence[str]) -> str | None:
+    """The known name closest to ``name`` (case-insensitive), if any is close enough."""
+    by_lower = {k.lower(): k for k in known}
+    match = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[match[0]] if match else None
+
+
+@functools.cache
+def aws_regions(partition: str = "aws") -> tuple[str, ...]:
+    """The regions botocore knows in ``partition`` (its endpoints and partitions data)."""
+    return tuple(sorted(_known_regions().get(partition, set())))
+
+
+@functools.cache
+def _known_regions() -> dict[str, set[str]]:
+    from botocore.loaders import create_loader
+
+    loader = create_loader()
+    regions: dict[str, set[str]] = {}
+    for data, id_key in (("endpoints", "partition"), ("partitions", "id")):
+        try:
+            document = loader.load_data(data)
+        except Exception:  # noqa: BLE001 - an older botocore may lack one of the two files
+            continue
+        for partition in document.get("partitions", []):
+            names = {r for r in partition.get("regions", {}) if not r.endswith("-global")}
+            regions.setdefault(partition[id_key], set()).update(names)
+    return regions
+
+
+def validate_region(region: Any) -> str:
+    """``region`` if it is a region of the ``aws`` partition (the program builds ``arn:aws:`` ARNs)."""
+    allowed = aws_regions()
+    if isinstance(region, str) and region in allowed:
+        return region
+    other = next((p for p, names in _known_regions().items() if p != "aws" and region in names), None)
+    hint = ""
+    if other is not None:
+        problem = f"is in partition {other}, which stepworks does not support (its ARNs are arn:aws:…)"
+    else:
+        problem = "is not an AWS region"
+        suggestion = closest(region, allowed) if isinstance(region, str) else None
+        hint = f" did you mean {suggestion}?" if suggestion else ""
+    raise ConfigError(f"aws:region: {describe(region)} {problem};{hint} allowed: {', '.join(allowed)}")
 
 
 def validate_schedule_expression(key: str, value: Any) -> str:
@@ -70,29 +141,49 @@ def validate_schedule_expression(key: str, value: Any) -> str:
         if _CRON.match(value) or _AT.match(value):
             return value
     raise ConfigError(
-        f"{key}: {_describe(value)} is not a schedule expression; allowed: "
+        f"{key}: {describe(value)} is not a schedule expression; allowed: "
         "rate(<n> minute(s)|hour(s)|day(s)), cron(<6 fields>) or at(yyyy-mm-ddThh:mm:ss)"
     )
 
 
 class Section:
-    """Typed readers over one mapping of config values, naming ``prefix.key`` in every error."""
+    """Typed readers over one mapping of config values, naming ``prefix.key`` in every error.
 
-    def __init__(self, prefix: str, values: Mapping[str, Any] | None):
+    Every reader of a section calls ``reject_unknown`` with the keys it defines; the program
+    refuses to run when a section with values was read without it (``unchecked``).
+    ``loopback_http``: URL settings may use plain http to a loopback host (the sandbox-only
+    ``stepworks:sandboxLoopbackHttp``); nested sections inherit it.
+    """
+
+    def __init__(self, prefix: str, values: Mapping[str, Any] | None, *, loopback_http: bool = False):
         if values is not None and not isinstance(values, Mapping):
-            raise ConfigError(f"{prefix}: must be an object, got {_describe(values)}")
+            raise ConfigError(f"{prefix}: must be an object, got {describe(values)}")
         self.prefix = prefix
         self.values = dict(values or {})
+        self.loopback_http = loopback_http
+        self.checked = False
+        self._children: list[Section] = []
 
     def key(self, name: str) -> str:
         """The full config key of ``name`` for messages."""
+        name = _shorten(str(name))
         return f"{self.prefix}.{name}" if "." in self.prefix or ":" in self.prefix else f"{self.prefix}:{name}"
 
     def reject_unknown(self, known: Sequence[str]) -> None:
-        """Fail on keys this section does not define (catches typos such as ``memroy``)."""
+        """Fail on keys this section does not define, naming the closest known one (``memroy`` → memory)."""
+        self.checked = True
         for name in self.values:
             if name not in known:
-                raise ConfigError(f"{self.key(name)}: unknown setting; allowed: {', '.join(sorted(known))}")
+                suggestion = closest(name, known)
+                hint = f" did you mean {self.key(suggestion)}?" if suggestion else ""
+                raise ConfigError(f"{self.key(name)}: unknown setting;{hint} allowed: {', '.join(sorted(known))}")
+
+    def unchecked(self) -> Iterator[str]:
+        """Prefixes of this section and its nested sections read with values but never ``reject_unknown``-ed."""
+        if self.values and not self.checked:
+            yield self.prefix
+        for child in self._children:
+            yield from child.unchecked()
 
     def string(self, name: str, default: str | None = None, allowed: Sequence[str] | None = None) -> str | None:
         """A string, optionally one of ``allowed``."""
@@ -101,16 +192,24 @@ class Section:
             return None
         if not isinstance(value, str) or (allowed is not None and value not in allowed):
             what = f"one of {', '.join(allowed)}" if allowed else "a string"
-            raise ConfigError(f"{self.key(name)}: {_describe(value)} is not allowed; allowed: {what}")
+            raise ConfigError(f"{self.key(name)}: {describe(value)} is not allowed; allowed: {what}")
         return value
 
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        """An integer within ``[low, high]``."""
+    def integer(self, name: str, default: int, low: int, high: int, allowed: str | None = None) -> int:
+        """An integer within ``[low, high]``: "not a number" for anything else, "out of range" for a
+        number outside (``allowed`` replaces ``low–high`` in messages)."""
         value = self.values.get(name, default)
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        what = allowed or f"{low}–{high}"
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
             value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(f"{self.key(name)}: {_describe(value)} is out of range; allowed: {low}–{high}")
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, float):
+            raise ConfigError(f"{self.key(name)}: {describe(value)} is not a whole number; allowed: {what}")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{self.key(name)}: {describe(value)} is not a number; allowed: {what}")
+        if not low <= value <= high:
+            raise ConfigError(f"{self.key(name)}: {describe(value)} is out of range; allowed: {what}")
         return value
 
     def boolean(self, name: str, default: bool) -> bool:
@@ -119,7 +218,7 @@ class Section:
         if isinstance(value, str) and value.lower() in ("true", "false"):
             value = value.lower() == "true"
         if not isinstance(value, bool):
-            raise ConfigError(f"{self.key(name)}: {_describe(value)} is not allowed; allowed: true or false")
+            raise ConfigError(f"{self.key(name)}: {describe(value)} is not allowed; allowed: true or false")
         return value
 
     def memory_mb(self, name: str = "memory", default: int = 256) -> int:
@@ -141,7 +240,7 @@ class Section:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
             raise ConfigError(
-                f"{self.key(name)}: {_describe(value)} is not a time zone; allowed: an IANA name such as UTC"
+                f"{self.key(name)}: {describe(value)} is not a time zone; allowed: an IANA name such as UTC"
             ) from None
         return value
 
@@ -151,30 +250,48 @@ class Section:
         """A list of strings, each one of ``allowed`` if given."""
         value = self.values.get(name, list(default))
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise ConfigError(f"{self.key(name)}: {_describe(value)} is not allowed; allowed: a list of strings")
+            raise ConfigError(f"{self.key(name)}: {describe(value)} is not allowed; allowed: a list of strings")
         for item in value:
             if allowed is not None and item not in allowed:
-                raise ConfigError(f'{self.key(name)}: unknown value "{item}"; allowed: {", ".join(allowed)}')
+                raise ConfigError(f"{self.key(name)}: unknown value {describe(item)}; allowed: {', '.join(allowed)}")
         return tuple(value)
 
-    def service_url(self, name: str, default: str | None = None) -> str | None:
-        """An HTTPS URL (plain HTTP only to 127.0.0.1, where the sandbox serves its fakes)."""
-        value = self.string(name, default)
+    def service_url(self, name: str, default: str | None = None, *, sandbox_loopback: bool = True) -> str | None:
+        """An https URL, parsed (``pipelines.common.http.url_problem``: a DNS name or IP literal, no
+        user info, no fragment). Plain http only to a loopback host, only when the stack sets the
+        sandbox-only ``stepworks:sandboxLoopbackHttp`` (and ``sandbox_loopback``)."""
+        value = self.values.get(name, default)
         if value is None:
             return None
-        parts = urllib.parse.urlsplit(value)
-        loopback = parts.scheme == "http" and parts.hostname == "127.0.0.1"
-        if not ((parts.scheme == "https" or loopback) and parts.hostname and not parts.username):
-            raise ConfigError(f"{self.key(name)}: {_describe(value)} is not allowed; allowed: an https URL")
+        problem = url_problem(value, allow_loopback_http=self.loopback_http and sandbox_loopback)
+        if problem is not None:
+            if problem.startswith("plain http to a loopback host"):
+                problem += f" ({NAMESPACE}:{SANDBOX_LOOPBACK_HTTP}: true)"
+            quoted = describe(_without_userinfo(value)) if isinstance(value, str) else describe(value)
+            raise ConfigError(
+                f"{self.key(name)}: {quoted} is not allowed: {problem}; "
+                "allowed: an https URL (https://host[:port][/path]) without user info or fragment"
+            )
         return value
 
     def section(self, name: str) -> Section:
-        """A nested object."""
-        return Section(self.key(name), self.values.get(name))
+        """A nested object (its reader must call ``reject_unknown`` too)."""
+        child = Section(self.key(name), self.values.get(name), loopback_http=self.loopback_http)
+        self._children.append(child)
+        return child
 
     def raw(self, name: str, default: Any = None) -> Any:
         """The unvalidated value (for a workflow that validates it with its own logic)."""
         return self.values.get(name, default)
+
+
+def _without_userinfo(url: str) -> str:
+    # Credentials in a URL must not reach a message: ``https://user:pass@host`` → ``https://…@host``.
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if sep and "@" in authority:
+        return f"{scheme}://…@{authority.rpartition('@')[2]}{slash}{path}"
+    return url
 
 
 # AWS's default concurrency quota per account and region; a reservation cannot exceed it.
@@ -231,6 +348,8 @@ class StackConfig:
     pipeline_sections: Mapping[str, Section] = field(default_factory=dict)
     # Days the stack's log bucket keeps S3 server access logs.
     access_log_retention_days: int = 365
+    # ``stepworks:sandboxLoopbackHttp``: URL settings and the functions may use plain http to loopback.
+    sandbox_loopback_http: bool = False
 
     @property
     def resource_prefix(self) -> str:
@@ -241,6 +360,16 @@ class StackConfig:
         """The validated-on-read settings section of pipeline ``name``."""
         return self.pipeline_sections.get(name) or Section(f"{NAMESPACE}:{name}", None)
 
+    def require_all_checked(self) -> None:
+        """Fail if a section with values was read without ``reject_unknown`` (a reader's bug: its
+        unknown keys would be ignored silently). The program calls it once every section is read."""
+        unchecked = [prefix for section in self.pipeline_sections.values() for prefix in section.unchecked()]
+        if unchecked:
+            raise ConfigError(
+                f"{unchecked[0]}: read without checking for unknown keys (a stepworks bug: its reader "
+                "must call Section.reject_unknown)"
+            )
+
 
 TOP_LEVEL_KEYS = (
     "pipelines",
@@ -250,26 +379,79 @@ TOP_LEVEL_KEYS = (
     "lambdaArchitecture",
     "logLevel",
     "tags",
+    SANDBOX_LOOPBACK_HTTP,
 )
 
 
+def stepworks_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``stepworks:*`` values of Pulumi's whole config map (``namespace:key`` → text), by key,
+    JSON-decoded (Pulumi hands structured values over as JSON text).
+
+    A key in a namespace that is a near miss of ``stepworks`` (``stepwork:logLevel``) is an error:
+    Pulumi would ignore it silently.
+    """
+    raw: dict[str, Any] = {}
+    for full_key, value in config.items():
+        namespace, colon, key = str(full_key).partition(":")
+        if not colon:
+            continue
+        if namespace != NAMESPACE:
+            if namespace.lower() == NAMESPACE or difflib.get_close_matches(namespace.lower(), [NAMESPACE], cutoff=0.8):
+                raise ConfigError(
+                    f"{_shorten(str(full_key))}: unknown namespace {describe(namespace)}; "
+                    f"did you mean {NAMESPACE}:{_shorten(key)}?"
+                )
+            continue
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                pass  # a plain string setting
+        raw[key] = value
+    return raw
+
+
 def load_stack_config(
-    raw: Mapping[str, Any], *, stack: str, region: str, known_pipelines: Sequence[str]
+    raw: Mapping[str, Any],
+    *,
+    stack: str,
+    region: str,
+    known_pipelines: Sequence[str],
+    in_sandbox: bool = False,
 ) -> StackConfig:
-    """Validate raw ``stepworks:*`` values (already JSON-decoded) into a StackConfig."""
-    top = Section(NAMESPACE, {k: v for k, v in raw.items() if k not in known_pipelines})
-    top.reject_unknown([*TOP_LEVEL_KEYS])
+    """Validate raw ``stepworks:*`` values (already JSON-decoded) into a StackConfig.
+
+    ``region`` (``aws:region``) is checked first. ``in_sandbox``: the program runs under Pulumi's
+    mock runtime (the sandbox, tests), the only place ``stepworks:sandboxLoopbackHttp`` is allowed.
+    """
+    region = validate_region(region)
+    top = Section(NAMESPACE, raw)
+    top.reject_unknown([*TOP_LEVEL_KEYS, *known_pipelines])
+    all_pipelines = ", ".join(known_pipelines)
+    if top.raw("pipelines") == []:
+        raise ConfigError(
+            f"{NAMESPACE}:pipelines: the list is empty; list at least one of {all_pipelines}, "
+            "or remove the key to deploy all"
+        )
     enabled = top.string_list("pipelines", default=known_pipelines)
     for name in enabled:
         if name not in known_pipelines:
+            suggestion = closest(name, known_pipelines)
+            hint = f" did you mean {suggestion}?" if suggestion else ""
             raise ConfigError(
-                f"{NAMESPACE}:pipelines: unknown pipeline {_describe(name)}; allowed: {', '.join(known_pipelines)}"
+                f"{NAMESPACE}:pipelines: unknown pipeline {describe(name)};{hint} allowed: {all_pipelines}"
             )
-    retention = top.integer("logRetentionDays", 30, 1, 3653)
+    loopback_http = top.boolean(SANDBOX_LOOPBACK_HTTP, False)
+    if loopback_http and not in_sandbox:
+        raise ConfigError(
+            f"{NAMESPACE}:{SANDBOX_LOOPBACK_HTTP}: a sandbox-only setting (plain http to loopback, for the "
+            "sandbox's fakes); a real deployment refuses it; allowed: false, or remove the key"
+        )
+    retentions = ", ".join(map(str, LOG_RETENTION_DAYS))
+    retention = top.integer("logRetentionDays", 30, 1, 3653, allowed=retentions)
     if retention not in LOG_RETENTION_DAYS:
         raise ConfigError(
-            f"{NAMESPACE}:logRetentionDays: {retention} is not a retention CloudWatch accepts; "
-            f"allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
+            f"{NAMESPACE}:logRetentionDays: {retention} is not a retention CloudWatch accepts; allowed: {retentions}"
         )
     functions = FunctionDefaults(
         runtime=top.string("lambdaRuntime", "python3.12", LAMBDA_RUNTIMES),
@@ -280,8 +462,10 @@ def load_stack_config(
     access_log_retention_days = top.integer("accessLogRetentionDays", 365, 1, 3653)
     tags = top.raw("tags", {})
     if not isinstance(tags, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
-        raise ConfigError(f"{NAMESPACE}:tags: {_describe(tags)} is not allowed; allowed: an object of string values")
-    sections = {name: Section(f"{NAMESPACE}:{name}", raw.get(name)) for name in known_pipelines}
+        raise ConfigError(f"{NAMESPACE}:tags: {describe(tags)} is not allowed; allowed: an object of string values")
+    sections = {
+        name: Section(f"{NAMESPACE}:{name}", raw.get(name), loopback_http=loopback_http) for name in known_pipelines
+    }
     return StackConfig(
         stack=stack,
         region=region,
@@ -290,4 +474,5 @@ def load_stack_config(
         tags={"project": "stepworks", "stack": stack, **tags},
         pipeline_sections=sections,
         access_log_retention_days=access_log_retention_days,
+        sandbox_loopback_http=loopback_http,
     )

@@ -22,7 +22,7 @@ from infra.components.logs import LogGroupArgs, encrypted_log_group, rds_log_gro
 from infra.components.network import SecurityGroupArgs, security_group
 from infra.components.stack import PipelineOwner, StackContext
 from infra.components.trust import trust_policy
-from infra.config import ConfigError, Section
+from infra.config import ConfigError, Section, describe
 
 POSTGRES_PORT = 5432
 # The RDS CA the instance's certificate is issued by; its root is in the bundle functions ship.
@@ -87,7 +87,8 @@ class DatabaseSettings:
         instance_class = section.string("instanceClass", cls.instance_class)
         if not instance_class.startswith("db."):
             raise ConfigError(
-                f"{section.key('instanceClass')}: {instance_class!r} is not allowed; allowed: an RDS class (db.…)"
+                f"{section.key('instanceClass')}: {describe(instance_class)} is not allowed; "
+                "allowed: an RDS class (db.…)"
             )
         raw_version = section.raw("engineVersion", cls.engine_version)
         # YAML reads an unquoted 17 as a number; the version is still meant.
@@ -97,11 +98,13 @@ class DatabaseSettings:
             else raw_version
         )
         if not isinstance(version, str):
-            raise ConfigError(f"{section.key('engineVersion')}: {version!r} is not allowed; allowed: a version string")
+            raise ConfigError(
+                f"{section.key('engineVersion')}: {describe(version)} is not allowed; allowed: a version string"
+            )
         if not re.fullmatch(r"1[3-9](\.\d+)?", version):
             raise ConfigError(
-                f"{section.key('engineVersion')}: {version!r} is not allowed; allowed: a PostgreSQL version 13–19 "
-                "(major, or major.minor)"
+                f"{section.key('engineVersion')}: {describe(version)} is not allowed; "
+                "allowed: a PostgreSQL version 13–19 (major, or major.minor)"
             )
         allocated = section.integer("allocatedStorage", cls.allocated_storage_gb, 20, 65536)
         maximum = section.integer("maxAllocatedStorage", cls.max_allocated_storage_gb, 20, 65536)
@@ -115,7 +118,7 @@ class DatabaseSettings:
             value = section.string(key, default)
             if not _IDENTIFIER.match(value) or value in ("postgres", "rdsadmin", "admin"):
                 raise ConfigError(
-                    f"{section.key(key)}: {value!r} is not allowed; allowed: lower-case letters, digits and _ "
+                    f"{section.key(key)}: {describe(value)} is not allowed; allowed: lower-case letters, digits and _ "
                     "(starting with a letter, not a reserved name)"
                 )
             names[key] = value
@@ -161,7 +164,7 @@ def _one_of(section: Section, name: str, default: int, allowed: Sequence[int], d
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
-        raise ConfigError(f"{section.key(name)}: {value!r} is not allowed; allowed: {described}")
+        raise ConfigError(f"{section.key(name)}: {describe(value)} is not allowed; allowed: {described}")
     return value
 
 

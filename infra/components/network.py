@@ -24,7 +24,7 @@ from infra.components import grants as g
 from infra.components.logs import LogGroupArgs, encrypted_log_group, flow_log_group_name
 from infra.components.stack import PipelineOwner
 from infra.components.trust import trust_policy
-from infra.config import ConfigError, Section
+from infra.config import ConfigError, Section, describe
 
 ZONE_COUNT = 2
 DEFAULT_CIDR = "10.40.0.0/16"
@@ -64,7 +64,9 @@ class NetworkSettings:
         subnets = section.string_list("privateSubnetIds")
         if vpc_id is not None:
             if not vpc_id.startswith("vpc-"):
-                raise ConfigError(f"{section.key('vpcId')}: {vpc_id!r} is not allowed; allowed: a VPC id (vpc-…)")
+                raise ConfigError(
+                    f"{section.key('vpcId')}: {describe(vpc_id)} is not allowed; allowed: a VPC id (vpc-…)"
+                )
             if len(subnets) < ZONE_COUNT or not all(s.startswith("subnet-") for s in subnets):
                 raise ConfigError(
                     f"{section.key('privateSubnetIds')}: required with vpcId; allowed: at least {ZONE_COUNT} "
@@ -80,7 +82,9 @@ class NetworkSettings:
         try:
             network = ipaddress.IPv4Network(cidr)
         except ValueError:
-            raise ConfigError(f"{section.key('cidrBlock')}: {cidr!r} is not allowed; allowed: an IPv4 CIDR") from None
+            raise ConfigError(
+                f"{section.key('cidrBlock')}: {describe(cidr)} is not allowed; allowed: an IPv4 CIDR"
+            ) from None
         if not 16 <= network.prefixlen <= 18:
             raise ConfigError(
                 f"{section.key('cidrBlock')}: {cidr} is not allowed; allowed: a /16 to /18 block (four /20 subnets)"

@@ -119,7 +119,7 @@ class StepFunctionPipeline(pulumi.ComponentResource):
                     key_arn=args.key_arn,
                     role_path=role_path,
                     account_id=stack.account_id,
-                    environment={"POWERTOOLS_LOG_LEVEL": rt.log_level, **spec.environment},
+                    environment={**spec.environment, **rt.environment},
                     grants=spec.grants,
                     vpc=spec.vpc,
                     reserved_concurrency=spec.reserved_concurrency,

@@ -10,6 +10,7 @@ import pulumi
 
 from infra.components.packaging import LayerCatalog
 from infra.components.trust import role_path
+from pipelines.common.http import ALLOW_LOOPBACK_HTTP_ENV
 
 if TYPE_CHECKING:
     from infra.components.bucket import AccessLogBucket
@@ -24,6 +25,16 @@ class FunctionRuntime:
     log_level: str
     code: pulumi.Archive
     layers: LayerCatalog  # one layer per distinct set of packages the handlers import
+    # The sandbox-only stepworks:sandboxLoopbackHttp: the functions may call plain-http loopback URLs.
+    allow_loopback_http: bool = False
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """Variables every function of the stack gets (they win over a function's own)."""
+        variables = {"POWERTOOLS_LOG_LEVEL": self.log_level}
+        if self.allow_loopback_http:
+            variables[ALLOW_LOOPBACK_HTTP_ENV] = "true"
+        return variables
 
 
 @dataclass(frozen=True)

@@ -123,8 +123,8 @@ class ApiAccess:
         if bool(issuer) != bool(audience):
             missing = "jwtAudience" if issuer else "jwtIssuer"
             raise ConfigError(f"{section.key(missing)}: required with {'jwtIssuer' if issuer else 'jwtAudience'}")
-        if issuer is not None and not issuer.startswith("https://"):
-            raise ConfigError(f"{section.key('jwtIssuer')}: {issuer!r} is not allowed; allowed: an https URL")
+        # Parsed like every URL setting; API Gateway fetches the issuer's keys, so never loopback.
+        section.service_url("jwtIssuer", sandbox_loopback=False)
         return cls(
             jwt=JwtAuthorization(issuer, list(audience)) if issuer else None,
             throttling_burst_limit=section.integer("throttleBurst", 20, 1, 5000),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import runpy
 from collections.abc import Mapping
 from contextlib import nullcontext
@@ -27,17 +28,67 @@ class ProgramError(Exception):
     """The program failed under mocks; the message says why (config error, untranslatable type …)."""
 
 
+class StackFileError(ProgramError):
+    """``Pulumi.<stack>.yaml`` is missing or is not a stack file; the message names the file (and the
+    line and column of a YAML error) and, for a missing one, the stacks that exist."""
+
+
+# Pulumi's stack names: letters, digits, '-', '_' and '.' (no path separators).
+_STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def existing_stacks() -> list[str]:
+    """The stacks with a ``Pulumi.<stack>.yaml`` in the project, sorted."""
+    return sorted(path.name[len("Pulumi.") : -len(".yaml")] for path in PROJECT_ROOT.glob("Pulumi.*.yaml"))
+
+
 def stack_config_file(stack: str) -> Path:
-    """``Pulumi.<stack>.yaml`` of the project."""
+    """``Pulumi.<stack>.yaml`` of the project (StackFileError if ``stack`` is not a stack name)."""
+    if not isinstance(stack, str) or not _STACK_NAME.match(stack):
+        shown = stack if isinstance(stack, str) and len(stack) <= 40 else f"{str(stack)[:40]}…"
+        raise StackFileError(f"{shown!r} is not a stack name; allowed: letters, digits, '-', '_' and '.'")
     return PROJECT_ROOT / f"Pulumi.{stack}.yaml"
 
 
 def load_stack_file(stack: str) -> dict[str, Any]:
-    """The ``config:`` mapping of ``Pulumi.<stack>.yaml`` (empty if there is none)."""
+    """The ``config:`` mapping of ``Pulumi.<stack>.yaml``.
+
+    StackFileError (a ProgramError) when the file does not exist (naming the stacks that do), is
+    not YAML (naming the line and column), or is not a stack file (a mapping whose ``config:`` is a
+    mapping of ``namespace:key`` settings).
+    """
     path = stack_config_file(stack)
-    if not path.exists():
+    if not path.is_file():
+        stacks = existing_stacks()
+        listed = ", ".join(stacks) if stacks else "none"
+        raise StackFileError(f"{path.name} does not exist (stack {stack!r} has no configuration); stacks: {listed}")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = exc.problem or exc.context or "not valid YAML"
+        raise StackFileError(f"{path.name}{where}: YAML syntax error: {problem}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise StackFileError(f"{path.name}: not valid YAML: {' '.join(str(exc).split())[:200]}") from None
+    if document is None:
         return {}
-    return dict((yaml.safe_load(path.read_text()) or {}).get("config") or {})
+    if not isinstance(document, dict):
+        raise StackFileError(f"{path.name}: the top level must be a mapping (config: …), not a {_kind(document)}")
+    config = document.get("config")
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise StackFileError(f"{path.name}: config: must be a mapping of namespace:key settings, not a {_kind(config)}")
+    for key in config:
+        if not isinstance(key, str) or ":" not in key.strip(":"):
+            shown = str(key) if len(str(key)) <= 40 else f"{str(key)[:40]}…"
+            raise StackFileError(f"{path.name}: config key {shown!r} is not of the form namespace:key (stepworks:…)")
+    return dict(config)
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "value")
 
 
 def _as_config_strings(config: Mapping[str, Any]) -> dict[str, str]:

@@ -7,9 +7,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from infra.config import NAMESPACE, SANDBOX_LOOPBACK_HTTP
 from infra.sandbox.core import Sandbox
 from infra.sandbox.fakes.pagerduty import PagerDutyFake, generate_incidents
 from infra.sandbox.fakes.radar import RadarFake
+
+# The fakes serve plain http on loopback: the sandbox-only setting lets the stack's URL settings and
+# its functions use them (the program refuses it outside Pulumi's mock runtime).
+LOOPBACK_HTTP = {f"{NAMESPACE}:{SANDBOX_LOOPBACK_HTTP}": True}
 
 
 def store_token(sandbox: Sandbox, pipeline: str, token: str) -> None:
@@ -27,7 +32,7 @@ class RadarServices:
 
     def start(self) -> Mapping[str, Any]:
         self.fake.start()
-        return {"stepworks:radar": {"apiBaseUrl": self.fake.base_url}}
+        return {**LOOPBACK_HTTP, "stepworks:radar": {"apiBaseUrl": self.fake.base_url}}
 
     def after_deploy(self, sandbox: Sandbox) -> None:
         store_token(sandbox, "radar", self.fake.token)
@@ -53,7 +58,7 @@ class IncidentsServices:
         until = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
         self.fake.add_incidents(generate_incidents(self.SAMPLE_INCIDENTS, until - timedelta(hours=23), until))
         self.fake.start()
-        return {"stepworks:incidents": {"apiBaseUrl": self.fake.url}}
+        return {**LOOPBACK_HTTP, "stepworks:incidents": {"apiBaseUrl": self.fake.url}}
 
     def after_deploy(self, sandbox: Sandbox) -> None:
         store_token(sandbox, "incidents", self.fake.token)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.common.errors import ConfigurationError
+from pipelines.common.http import require_secure_url
 from pipelines.common.secrets import read_json_secret, read_secret
 from pipelines.common.settings import int_env, optional_env, require_env
 from pipelines.incidents.store import ConnectionParams
@@ -26,9 +27,14 @@ class PagerDutySettings:
 
 
 def pagerduty_settings() -> PagerDutySettings:
-    """PAGERDUTY_API_BASE_URL (default the public API) and PAGERDUTY_TOKEN_SECRET_ARN."""
+    """PAGERDUTY_API_BASE_URL (default the public API) and PAGERDUTY_TOKEN_SECRET_ARN.
+
+    The URL is checked here, before the token is read: https only (``require_secure_url``).
+    """
     return PagerDutySettings(
-        base_url=optional_env("PAGERDUTY_API_BASE_URL", DEFAULT_API_BASE_URL),
+        base_url=require_secure_url(
+            optional_env("PAGERDUTY_API_BASE_URL", DEFAULT_API_BASE_URL), "PAGERDUTY_API_BASE_URL"
+        ),
         token_secret_arn=require_env("PAGERDUTY_TOKEN_SECRET_ARN"),
     )
 

@@ -1,19 +1,18 @@
 """HTTP plumbing shared by the provider and Radar clients: retries that respect Retry-After
-only while the wait is short, and a refusal to send bearer tokens over plain HTTP."""
+only while the wait is short, and (from ``pipelines.common.http``) the refusal to send bearer
+tokens anywhere but https."""
 
 from __future__ import annotations
 
 import functools
-from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from pipelines.common.errors import ConfigurationError
-from pipelines.common.http import retrying_session
+from pipelines.common.http import require_secure_url, retrying_session
 
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+__all__ = ["BoundedRetryAfter", "api_session", "require_secure_url", "retry_after_seconds"]
 
 
 class BoundedRetryAfter(Retry):
@@ -62,15 +61,6 @@ def api_session(
         retry_class=functools.partial(BoundedRetryAfter, max_retry_after=max_retry_after),
         timeout=timeout,
     )
-
-
-def require_secure_url(url: str, setting: str) -> str:
-    """``url`` without a trailing slash, if it is https (or http to loopback, for the sandbox)."""
-    parts = urlsplit(url)
-    loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
-    if not parts.hostname or not (parts.scheme == "https" or loopback):
-        raise ConfigurationError(f"{setting} must be an https URL (bearer tokens are never sent in clear)")
-    return url.rstrip("/")
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

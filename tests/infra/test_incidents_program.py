@@ -276,7 +276,7 @@ def test_subnet_blocks_split_the_vpc_into_private_and_public_twenties():
             {"network": {"cidrBlock": "10.0.0.0/24"}},
             "stepworks:incidents.network.cidrBlock: 10.0.0.0/24 is not allowed",
         ),
-        ({"network": {"cidrBlock": "nope"}}, "stepworks:incidents.network.cidrBlock: 'nope' is not allowed"),
+        ({"network": {"cidrBlock": "nope"}}, 'stepworks:incidents.network.cidrBlock: "nope" is not allowed'),
         (
             {"network": {"availabilityZones": ["a"]}},
             "stepworks:incidents.network.availabilityZones: allowed: exactly 2",
@@ -289,11 +289,11 @@ def test_subnet_blocks_split_the_vpc_into_private_and_public_twenties():
             {"database": {"allocatedStorage": 40, "maxAllocatedStorage": 30}},
             "stepworks:incidents.database.maxAllocatedStorage: 30 is below allocatedStorage 40",
         ),
-        ({"database": {"engineVersion": "9.6"}}, "stepworks:incidents.database.engineVersion: '9.6' is not allowed"),
+        ({"database": {"engineVersion": "9.6"}}, 'stepworks:incidents.database.engineVersion: "9.6" is not allowed'),
         ({"database": {"instanceClass": "t4g.micro"}}, "stepworks:incidents.database.instanceClass:"),
         (
             {"database": {"dbName": "Incidents-DB"}},
-            "stepworks:incidents.database.dbName: 'Incidents-DB' is not allowed",
+            'stepworks:incidents.database.dbName: "Incidents-DB" is not allowed',
         ),
         ({"database": {"masterUsername": "postgres"}}, "stepworks:incidents.database.masterUsername:"),
         (

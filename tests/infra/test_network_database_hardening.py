@@ -214,8 +214,8 @@ def test_every_role_of_the_network_and_database_is_under_the_pipeline_path_and_s
     ("values", "message"),
     [
         ({"monitoringInterval": 45}, "stepworks:incidents.database.monitoringInterval: 45 is not allowed; allowed: 0"),
-        ({"monitoringInterval": True}, "stepworks:incidents.database.monitoringInterval: True is not allowed"),
-        ({"monitoringInterval": "often"}, "stepworks:incidents.database.monitoringInterval: 'often' is not allowed"),
+        ({"monitoringInterval": True}, "stepworks:incidents.database.monitoringInterval: true is not allowed"),
+        ({"monitoringInterval": "often"}, 'stepworks:incidents.database.monitoringInterval: "often" is not allowed'),
         ({"performanceInsights": "yes"}, "stepworks:incidents.database.performanceInsights:"),
         (
             {"performanceInsightsRetentionDays": 31},

@@ -126,6 +126,8 @@ def handler_env(aws, database, pagerduty, monkeypatch):
         "DB_SSLMODE": server.sslmode,
         "PAGERDUTY_TOKEN_SECRET_ARN": token_secret,
         "PAGERDUTY_API_BASE_URL": pagerduty.url,
+        # The fake serves plain http on loopback; the program sets this only in the sandbox.
+        "STEPWORKS_ALLOW_LOOPBACK_HTTP": "true",
     }
     if server.ca_path:
         env["DB_SSLROOTCERT"] = server.ca_path

@@ -128,6 +128,8 @@ def env(aws, radar, monkeypatch):
         "RADAR_QUERIES": json.dumps(["ranking", "device_type", "asn"]),
         "RADAR_TIMEOUT_SECONDS": "5",
         "RADAR_MAX_RETRIES": "1",
+        # The fakes serve plain http on loopback; the program sets this only in the sandbox.
+        "STEPWORKS_ALLOW_LOOPBACK_HTTP": "true",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

@@ -267,6 +267,24 @@ def test_fetch_radar_reports_not_found_when_every_query_answers_404(env, lambda_
     assert result["status"] == "not_found" and result["queries"] == {"asn": "not_found"}
 
 
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (None, "plain http to a loopback host is allowed only in the sandbox"),  # the fake, outside the sandbox
+        ("http://127.0.0.1.evil.example/client/v4", "it uses plain http"),
+    ],
+)
+def test_fetch_radar_checks_its_url_before_the_token_goes_anywhere(env, lambda_context, monkeypatch, url, problem):
+    monkeypatch.delenv("STEPWORKS_ALLOW_LOOPBACK_HTTP")
+    if url:
+        monkeypatch.setenv("RADAR_API_BASE_URL", url)
+    requests_before = len(env.radar.requests)
+    with pytest.raises(ConfigurationError, match=f"^RADAR_API_BASE_URL must be an https URL: {problem}"):
+        handlers.fetch_radar(load_event("fetch_radar"), lambda_context)
+    assert len(env.radar.requests) == requests_before
+    assert s3_keys("staging/") == []
+
+
 def test_fetch_radar_raises_auth_error_when_radar_refuses_the_token(env, lambda_context):
     env.radar.token = "rotated"
     try:

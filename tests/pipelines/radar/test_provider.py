@@ -51,6 +51,10 @@ def test_tokens_go_only_to_https_or_loopback_urls(url):
         require_secure_url(url, "PROVIDER_URL")
 
 
-def test_https_and_loopback_http_are_accepted_without_a_trailing_slash():
+def test_https_and_loopback_http_in_the_sandbox_are_accepted_without_a_trailing_slash(monkeypatch):
+    monkeypatch.delenv("STEPWORKS_ALLOW_LOOPBACK_HTTP", raising=False)
     assert require_secure_url("https://api.example.com/v4/", "X") == "https://api.example.com/v4"
+    with pytest.raises(ConfigurationError, match="allowed only in the sandbox"):
+        require_secure_url("http://127.0.0.1:8080", "X")
+    monkeypatch.setenv("STEPWORKS_ALLOW_LOOPBACK_HTTP", "true")
     assert require_secure_url("http://127.0.0.1:8080", "X") == "http://127.0.0.1:8080"
