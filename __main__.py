@@ -10,7 +10,7 @@ from infra.components.bucket import AccessLogBucket, AccessLogBucketArgs
 from infra.components.packaging import LayerCatalog, code_archive
 from infra.components.stack import FunctionRuntime, StackContext
 from infra.config import NAMESPACE, TOP_LEVEL_KEYS, load_stack_config, stepworks_settings
-from infra.workflows import WORKFLOWS, greeting, incidents, radar
+from infra.workflows import SETTINGS_READERS, WORKFLOWS
 
 # Every stepworks:* key, known or not, so a misspelled one is an error rather than ignored. A real
 # `pulumi up` hands the program its config as JSON in PULUMI_CONFIG (get_config_env); the mock
@@ -32,11 +32,6 @@ stack_config = load_stack_config(
 )
 # Every pipeline's section is validated before any resource is declared, an enabled pipeline's or
 # not (a typo in a disabled one would otherwise surface only the day it is enabled).
-SETTINGS_READERS = {
-    greeting.PIPELINE: greeting.GreetingSettings.from_section,
-    radar.PIPELINE: radar.RadarSettings.from_section,
-    incidents.PIPELINE: incidents.IncidentsSettings.from_section,
-}
 for name in WORKFLOWS:
     SETTINGS_READERS[name](stack_config.pipeline(name))
 stack_config.require_all_checked()

@@ -10,3 +10,10 @@ WORKFLOWS = {
     radar.PIPELINE: radar,
     incidents.PIPELINE: incidents,
 }
+# Pipeline name → its settings reader; the program validates every pipeline's section with it,
+# enabled or not, before declaring anything.
+SETTINGS_READERS = {
+    greeting.PIPELINE: greeting.GreetingSettings.from_section,
+    radar.PIPELINE: radar.RadarSettings.from_section,
+    incidents.PIPELINE: incidents.IncidentsSettings.from_section,
+}
