@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 
 from infra.sandbox import program
+
+# What Pulumi allows in a stack name (and keeps ``Pulumi.<stack>.yaml`` inside the project).
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class UsageError(Exception):
@@ -26,6 +30,8 @@ def configured_stacks() -> list[str]:
 
 def require_stack(stack: str) -> None:
     """UsageError unless ``Pulumi.<stack>.yaml`` exists (the message lists the stacks that do)."""
+    if not STACK_NAME.fullmatch(stack):
+        raise UsageError(f"--stack {stack!r} is not a stack name (letters, digits, '-', '_' and '.')")
     path = program.stack_config_file(stack)
     if not path.is_file():
         stacks = ", ".join(configured_stacks()) or "none"

@@ -7,6 +7,7 @@ The text is checked as Step Functions checks StartExecution's input (valid JSON,
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from infra.cli.common import UsageError
 
 # StartExecution refuses an input over 256 KiB (UTF-8 encoded).
 INPUT_LIMIT_BYTES = 262_144
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -43,24 +45,46 @@ def _decode(data: bytes, source: str) -> str:
         raise UsageError(f"--input: {source} is not UTF-8 text (byte {exc.start})") from None
 
 
-def _raw_text(spec: str, stdin: BinaryIO | None) -> tuple[str, str]:
+def _too_large(where: str, size: int | None, limit: int) -> UsageError:
+    what = f"--input{where}: {size:,} bytes is" if size is not None else f"--input{where} is"
+    return UsageError(
+        f"{what} over Step Functions' execution input limit of {limit:,} bytes (256 KiB); "
+        "StartExecution would refuse it"
+    )
+
+
+def _read_bounded(stream: BinaryIO, source: str, limit: int) -> str:
+    """At most ``limit`` bytes (and a byte-order mark) of ``stream``: /dev/zero or a huge file is not read whole."""
+    data = stream.read(limit + len(BOM) + 1)
+    if len(data) > limit + (len(BOM) if data.startswith(BOM) else 0):
+        try:
+            size = os.fstat(stream.fileno()).st_size if Path(source).is_file() else None
+        except (OSError, ValueError):
+            size = None
+        raise _too_large(f" (from {source})", size, limit)
+    return _decode(data, source)
+
+
+def _raw_text(spec: str, stdin: BinaryIO | None, limit: int) -> tuple[str, str]:
     """(text, where it came from) of ``--input`` ``spec``."""
     if spec == "-":
         stream = stdin if stdin is not None else sys.stdin.buffer
-        return _decode(stream.read(), "stdin"), "stdin"
+        if stream.isatty():
+            print("reading the execution input from stdin (end it with Ctrl-D)…", file=sys.stderr, flush=True)
+        return _read_bounded(stream, "stdin", limit), "stdin"
     if spec.startswith("@"):
-        path = Path(spec[1:])
         if not spec[1:]:
             raise UsageError("--input @: name a file after the @ (--input @body.json)")
+        path = Path(spec[1:])
         try:
-            data = path.read_bytes()
+            with path.open("rb") as stream:
+                return _read_bounded(stream, str(path), limit), str(path)
         except FileNotFoundError:
             raise UsageError(f"--input {spec}: no such file") from None
         except IsADirectoryError:
             raise UsageError(f"--input {spec}: is a directory, not a file") from None
         except OSError as exc:
             raise UsageError(f"--input {spec}: cannot read: {exc.strerror or exc}") from None
-        return _decode(data, str(path)), str(path)
     try:
         spec.encode("utf-8")
     except UnicodeEncodeError as exc:  # undecodable bytes on the command line
@@ -70,14 +94,11 @@ def _raw_text(spec: str, stdin: BinaryIO | None) -> tuple[str, str]:
 
 def read_input(spec: str, stdin: BinaryIO | None = None, limit: int = INPUT_LIMIT_BYTES) -> ExecutionInput:
     """The execution input ``--input`` names (JSON text, ``@file`` or ``-``); UsageError saying what is wrong."""
-    text, source = _raw_text(spec, stdin)
+    text, source = _raw_text(spec, stdin, limit)
     where = "" if source == "the command line" else f" (from {source})"
     size = len(text.encode("utf-8"))
     if size > limit:
-        raise UsageError(
-            f"--input{where}: {size:,} bytes is over Step Functions' execution input limit of "
-            f"{limit:,} bytes (256 KiB); StartExecution would refuse it"
-        )
+        raise _too_large(where, size, limit)
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:

@@ -82,6 +82,8 @@ def docs_pages(run: ProgramRun) -> dict[str, str]:
 
 def output_directory(out: str) -> Path:
     """``--out`` as a directory to write into: UsageError if it is a file, or under one."""
+    if not out.strip():
+        raise UsageError("--out: name a directory")
     path = Path(out)
     for candidate in (path, *path.parents):
         if candidate.exists() and not candidate.is_dir():

@@ -157,6 +157,15 @@ def test_a_300_kb_input_is_refused_naming_the_limit_before_deploying(no_deploy, 
     assert "300,015 bytes" in line and f"{INPUT_LIMIT_BYTES:,} bytes (256 KiB)" in line
 
 
+def test_an_endless_stdin_is_refused_after_the_limit_not_read_whole(no_deploy, monkeypatch, capsys):
+    endless = io.BytesIO(b" " * (4 * INPUT_LIMIT_BYTES))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(endless))
+    assert cli.main(["run", "greeting", "--input", "-"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith("error: --input (from stdin) is over Step Functions' execution input limit of 262,144")
+    assert endless.tell() <= INPUT_LIMIT_BYTES + 4
+
+
 @pytest.mark.parametrize("path", ["missing.json", "."])
 def test_an_input_file_that_cannot_be_read_is_one_line(no_deploy, tmp_path, monkeypatch, capsys, path):
     monkeypatch.chdir(tmp_path)
@@ -237,6 +246,12 @@ def test_every_command_names_a_missing_stack_file_in_one_line(no_deploy, tmp_pat
     assert line == "error: no Pulumi.nosuch.yaml: stack 'nosuch' is not configured (configured stacks: dev)"
 
 
+@pytest.mark.parametrize("stack", ["../dev", "", "a/b", "dé"])
+def test_a_stack_that_is_not_a_stack_name_is_refused(no_deploy, capsys, stack):
+    assert cli.main(["run", "greeting", "--stack", stack]) == 2
+    assert "is not a stack name" in one_error_line(capsys.readouterr().err)
+
+
 def test_run_help_lists_every_pipeline_with_an_example_input(capsys):
     assert set(scenarios.EXAMPLE_INPUTS) == set(WORKFLOWS)
     with pytest.raises(SystemExit) as exit_:
@@ -284,6 +299,8 @@ def test_synth_onto_an_existing_file_is_one_line_and_exit_2(tmp_path, monkeypatc
     assert cli.main(["docs", "--out", str(target / "docs")]) == 2
     assert "is under" in one_error_line(capsys.readouterr().err)
     assert target.read_text() == "keep me"
+    assert cli.main(["synth", "--out", ""]) == 2
+    assert one_error_line(capsys.readouterr().err) == "error: --out: name a directory"
 
 
 # -- STEPWORKS_DATABASE_URL -----------------------------------------------------------------------
