@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 
@@ -23,14 +25,42 @@ def _check_database_url() -> None:
         raise UsageError(str(exc)) from None
 
 
+class _FirstInterruptOnly:
+    """SIGINT handler: the first Ctrl-C interrupts; later ones while the sandbox stops only say to wait.
+
+    A second Ctrl-C in the middle of the teardown would leave servers running and directories behind.
+    """
+
+    def __init__(self):
+        self.interrupted = False
+
+    def __call__(self, signum, frame) -> None:
+        if not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+        progress("still tearing the sandbox down, please wait (Ctrl-\\ quits at once)…")
+
+
+@contextlib.contextmanager
+def _one_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _FirstInterruptOnly())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @contextlib.contextmanager
 def deployed(stack: str, pipelines: Sequence[str] | None, what: str) -> Iterator:
-    """The sandbox with ``pipelines`` deployed, saying so on stderr; says when it is torn down on Ctrl-C."""
+    """The sandbox with ``pipelines`` deployed, saying so on stderr; torn down whole even on Ctrl-C."""
     from infra.sandbox.environment import sandbox_environment
 
     progress(f"deploying {what} into the sandbox (stack {stack})…")
     watch = Stopwatch()
-    with sandbox_environment(stack, pipelines=pipelines, progress=progress) as sandbox:
+    with _one_interrupt(), sandbox_environment(stack, pipelines=pipelines, progress=progress) as sandbox:
         count = len([r for r in sandbox.program.resources if r.custom])
         progress(f"deployed {count} resources in {watch}")
         try:

@@ -99,7 +99,7 @@ def select_pipelines(stack: str, pipelines: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(pipelines))
 
 
-class _ReportingFleet(DatabaseFleet):
+class ReportingFleet(DatabaseFleet):
     """The sandbox's database servers, saying when one starts and checking STEPWORKS_DATABASE_URL first."""
 
     def __init__(self, progress: Progress):
@@ -141,7 +141,7 @@ def sandbox_environment(
             stack_of_services.callback(service.stop)
         overrides = merge_config(overrides, config_overrides or {})
         with Sandbox(stack, merge_config(program.load_stack_file(stack), overrides)) as sandbox:
-            sandbox.databases = _ReportingFleet(report)
+            sandbox.databases = ReportingFleet(report)
             sandbox.deploy()
             for service in services.values():
                 service.after_deploy(sandbox)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import signal
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -322,7 +324,7 @@ def test_a_database_url_no_server_answers_names_the_variable(monkeypatch):
     assert "secret" not in str(raised.value)
     # The sandbox asks before it relies on the server (the RDS instance translator provisions it).
     with pytest.raises(DatabaseUrlError, match=URL_ENV):
-        environment._ReportingFleet(lambda message: None).provision("sw-dev-incidents", "incidents", "admin")
+        environment.ReportingFleet(lambda message: None).provision("sw-dev-incidents", "incidents", "admin")
 
 
 # -- the safety net -------------------------------------------------------------------------------
@@ -338,6 +340,32 @@ def test_ctrl_c_is_interrupted_and_exit_130(monkeypatch, capsys):
     assert capsys.readouterr().err == "interrupted\n"
     assert cli.main(["demo"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_only_the_first_ctrl_c_interrupts_the_second_waits_for_the_teardown(capsys):
+    handler = sandbox_command._FirstInterruptOnly()
+    with pytest.raises(KeyboardInterrupt):
+        handler(signal.SIGINT, None)
+    handler(signal.SIGINT, None)  # while the sandbox stops: no second KeyboardInterrupt
+    assert "still tearing the sandbox down" in capsys.readouterr().err
+    before = signal.getsignal(signal.SIGINT)
+    with sandbox_command._one_interrupt():
+        assert isinstance(signal.getsignal(signal.SIGINT), sandbox_command._FirstInterruptOnly)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_python_m_infra_exits_2_with_one_line_for_deep_nesting():
+    nested = "[" * 50_000 + "]" * 50_000  # a command-line argument is limited to 128 KiB
+    done = subprocess.run(
+        [sys.executable, "-m", "infra", "run", "greeting", "--input", nested],
+        capture_output=True,
+        text=True,
+        cwd=program.PROJECT_ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: --input: nested deeper than") and len(done.stderr.splitlines()) == 1
 
 
 def test_an_unexpected_error_is_one_line_and_exit_1(monkeypatch, capsys):
