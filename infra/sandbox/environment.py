@@ -68,6 +68,8 @@ def enabled_pipelines(stack: str) -> list[str]:
     sandbox never starts services for a pipeline the program would not build, and a bad list is
     the program's own error (a ``ProgramError``), raised before anything starts.
     """
+    import pulumi
+
     from infra.config import NAMESPACE, load_stack_config
     from infra.sandbox.mocks import REGION
     from infra.workflows import WORKFLOWS
@@ -77,7 +79,7 @@ def enabled_pipelines(stack: str) -> list[str]:
     raw = {"pipelines": config[key]} if key in config else {}
     try:
         stack_config = load_stack_config(raw, stack=stack, region=REGION, known_pipelines=list(WORKFLOWS))
-    except Exception as exc:  # ConfigError (a pulumi.RunError): the message names the key
+    except pulumi.RunError as exc:  # ConfigError: the message names the key
         raise program.ProgramError(str(exc)) from exc
     return list(stack_config.enabled_pipelines)
 
