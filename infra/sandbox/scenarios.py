@@ -1,13 +1,27 @@
-"""One demo scenario per pipeline: trigger it the way production does and report what landed."""
+"""One demo scenario per pipeline: trigger it the way production does and report what landed.
+
+``EXAMPLE_INPUTS`` is an execution input each pipeline accepts, for ``python -m infra run``
+(its ``--help`` lists them; a test runs each one in the sandbox). Light to import: the sandbox
+itself is only needed to run a scenario.
+"""
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from infra.sandbox.core import ExecutionResult, Sandbox
-from infra.sandbox.postgres import TemporaryPostgres
+if TYPE_CHECKING:
+    from infra.sandbox.core import ExecutionResult, Sandbox
+    from infra.sandbox.postgres import TemporaryPostgres
+
+# Pipeline → an execution input (JSON text) it accepts, as `python -m infra run <pipeline> --input` takes it.
+EXAMPLE_INPUTS: dict[str, str] = {
+    "greeting": '{"message": "hello"}',
+    "radar": '{"scheduledTime": "2026-01-01T06:00:00Z"}',
+    "incidents": '{"since": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z"}',
+}
 
 
 @dataclass

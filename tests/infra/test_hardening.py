@@ -7,6 +7,7 @@ import re
 import pytest
 
 from infra import cli
+from infra.cli import check as check_command
 from infra.hardening import RULES, check
 from infra.sandbox.mocks import ACCOUNT_ID, REGION, RecordingMocks
 from infra.sandbox.program import ProgramError, load_stack_file, run_program
@@ -141,14 +142,14 @@ def test_check_reports_a_program_error_on_one_line(monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise ProgramError("stepworks:radar.memory: 5 is not allowed;\n  allowed: 128-10240")
 
-    monkeypatch.setattr(cli, "run_program", broken)
+    monkeypatch.setattr(check_command, "run_program", broken)
     assert cli.main(["check"]) == 1
     err = capsys.readouterr().err
     assert err == "error: stepworks:radar.memory: 5 is not allowed; allowed: 128-10240\n"
 
 
 def test_check_names_a_stack_without_configuration(capsys):
-    assert cli.main(["check", "--stack", "no-such-stack"]) == 1
-    assert (
-        capsys.readouterr().err == "error: no Pulumi.no-such-stack.yaml (stack 'no-such-stack' has no configuration)\n"
+    assert cli.main(["check", "--stack", "no-such-stack"]) == 2
+    assert capsys.readouterr().err == (
+        "error: no Pulumi.no-such-stack.yaml: stack 'no-such-stack' is not configured (configured stacks: dev)\n"
     )

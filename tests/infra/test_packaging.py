@@ -11,6 +11,7 @@ import pulumi
 import pytest
 
 from infra import cli
+from infra.cli import layers as cli_layers
 from infra.components import dependencies, packaging
 from infra.sandbox.mocks import RecordingMocks
 from infra.sandbox.program import load_stack_file, run_program
@@ -385,7 +386,7 @@ def test_no_code_reads_the_old_environment_variable():
 
 @pytest.fixture
 def recorded_dev(dev_program, monkeypatch):
-    monkeypatch.setattr(cli, "_recorded_program", lambda stack: dev_program)
+    monkeypatch.setattr(cli_layers, "recorded_program", lambda stack: dev_program)
 
 
 def test_layers_lists_each_layer_with_its_packages_and_functions(recorded_dev, capsys):
@@ -430,7 +431,9 @@ def test_layers_reports_a_failed_build_in_one_line(recorded_dev, monkeypatch, ca
 
 def test_layers_refuses_an_unknown_stack_in_one_line(capsys):
     assert cli.main(["layers", "--stack", "nosuchstack"]) == 2
-    assert capsys.readouterr().err == "error: no Pulumi.nosuchstack.yaml: stack 'nosuchstack' is not configured\n"
+    assert capsys.readouterr().err == (
+        "error: no Pulumi.nosuchstack.yaml: stack 'nosuchstack' is not configured (configured stacks: dev)\n"
+    )
 
 
 # --- the real build (downloads wheels) ----------------------------------------------------------

@@ -1,0 +1,160 @@
+"""``python -m infra synth | docs | check | layers | demo | run``: the program offline, and in the sandbox.
+
+One module per command group (``synth``, ``check``, ``layers``, ``sandbox``); this one parses the
+command line and turns every failure into one line on stderr:
+
+- a user error (bad ``--input``, unknown pipeline or stack, ``--out`` onto a file, a bad
+  STEPWORKS_DATABASE_URL): ``error: <message>``, exit 2;
+- the program refusing the stack (a config error, a resource the sandbox cannot emulate):
+  ``error: <message>``, exit 1;
+- Ctrl-C: the sandbox torn down, ``interrupted``, exit 130;
+- anything else: ``error: <Type>: <message> (re-run with STEPWORKS_DEBUG=1 for the traceback)``,
+  exit 1 (with STEPWORKS_DEBUG=1 the traceback is shown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+
+import yaml
+
+from infra.cli.common import UsageError, one_line, require_stack
+from infra.cli.layers import LayerUse, layer_uses
+from infra.cli.synth import definitions, docs_pages, synthesize
+from infra.sandbox.database_url import DatabaseUrlError
+from infra.sandbox.program import ProgramError, stack_config_file
+
+__all__ = ["LayerUse", "definitions", "docs_pages", "layer_uses", "main", "synthesize"]
+
+DEBUG_ENV = "STEPWORKS_DEBUG"
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _run_epilog() -> str:
+    from infra.sandbox.scenarios import EXAMPLE_INPUTS
+    from infra.workflows import WORKFLOWS
+
+    width = max(map(len, WORKFLOWS))
+    lines = ["pipelines, each with an input it accepts:"]
+    lines += [f"  {name.ljust(width)}  {EXAMPLE_INPUTS.get(name, '(no example)')}" for name in WORKFLOWS]
+    first = next(iter(WORKFLOWS))
+    lines += [
+        "",
+        "examples:",
+        f"  python -m infra run {first} --input '{EXAMPLE_INPUTS.get(first, '{}')}'",
+        f"  python -m infra run {first} --input @body.json --stack dev",
+        f"  python -m infra run {first} --input - < body.json",
+        "",
+        "Only PIPELINE is deployed. Progress goes to stderr; the states entered, the output and",
+        "what landed (S3 objects, DynamoDB items, database rows) to stdout. Exit 0 if the",
+        "execution SUCCEEDED, 1 if it did not, 2 for a usage error.",
+    ]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m infra`` parser; ``--stack`` is accepted before or after the subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to use (default: dev)")
+    # After the subcommand too (`run greeting --stack dev`); SUPPRESS keeps the one given before it.
+    stack = argparse.ArgumentParser(add_help=False)
+    stack.add_argument(
+        "--stack", default=argparse.SUPPRESS, help="stack whose Pulumi.<stack>.yaml to use (default: dev)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func, help: str, **kwargs) -> argparse.ArgumentParser:
+        command_parser = sub.add_parser(name, help=help, description=help, parents=[stack], **kwargs)
+        command_parser.set_defaults(func=func)
+        return command_parser
+
+    from infra.cli.check import cmd_check
+    from infra.cli.layers import cmd_layers
+    from infra.cli.sandbox import cmd_demo, cmd_run
+    from infra.cli.synth import cmd_docs, cmd_synth
+
+    synth = command("synth", cmd_synth, "write every resource, state machine and IAM policy the program declares")
+    synth.add_argument("--out", required=True, help="directory to write into (created if missing)")
+    docs = command("docs", cmd_docs, "write a Mermaid diagram page per pipeline")
+    docs.add_argument("--out", default="docs", help="directory to write into (default: docs)")
+    layers = command("layers", cmd_layers, "list the dependency layers: packages, functions and (--build) sizes")
+    layers.add_argument(
+        "--build", action="store_true", help="build each layer for Lambda (cached) and report its unzipped size"
+    )
+    command("check", cmd_check, "run the hardening rule pack over the program (exit 1 on any finding)")
+    command("demo", cmd_demo, "deploy every enabled pipeline into the sandbox and run each through its trigger")
+    run = command(
+        "run",
+        cmd_run,
+        "deploy one pipeline into the sandbox, start one execution and follow it",
+        epilog=_run_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("pipeline", metavar="PIPELINE", help="the pipeline to run (listed below)")
+    run.add_argument(
+        "--input",
+        default="{}",
+        metavar="JSON|@FILE|-",
+        help="execution input: JSON text, @FILE to read a file, - to read stdin (default: {}; at most 256 KiB)",
+    )
+    return parser
+
+
+def _readable_output() -> None:
+    """Print Unicode as is, and never die on a terminal that cannot show a character."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
+
+
+def _yaml_error(name: str, exc: yaml.YAMLError) -> str:
+    """``Pulumi.dev.yaml, line 4, column 1: <problem> (<context>)`` from a YAML parser error."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{name}, line {mark.line + 1}, column {mark.column + 1}" if mark is not None else name
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    return f"{where}: {problem}" + (f" ({context})" if context else "") + " (not valid YAML)"
+
+
+def _error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m infra``: the command's exit status, never a traceback (unless STEPWORKS_DEBUG)."""
+    args = build_parser().parse_args(argv)
+    try:
+        # The ASL interpreter logs every caught task failure at ERROR; executions report them anyway.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+        _readable_output()
+        require_stack(args.stack)
+        return args.func(args)
+    except (UsageError, DatabaseUrlError) as exc:
+        _error(one_line(exc))
+        return EXIT_USAGE
+    except ProgramError as exc:
+        _error(one_line(exc))
+        return 1
+    except yaml.YAMLError as exc:  # Pulumi.<stack>.yaml itself
+        _error(_yaml_error(stack_config_file(args.stack).name, exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`… | head`): say nothing more, and let exit not flush into the closed pipe.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _error(f"{type(exc).__name__}: {one_line(exc, 500)} (re-run with {DEBUG_ENV}=1 for the traceback)")
+        return 1

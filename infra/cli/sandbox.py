@@ -1,0 +1,159 @@
+"""``demo`` (every enabled pipeline through its real trigger) and ``run`` (one execution, followed)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+
+from infra.cli.common import Stopwatch, UsageError, progress, table
+from infra.cli.inputs import ExecutionInput, read_input
+from infra.sandbox.database_url import DatabaseUrlError, check_database_url
+
+RUN_TIMEOUT_S = 300.0
+
+
+def _check_database_url() -> None:
+    """A malformed STEPWORKS_DATABASE_URL is refused before anything starts (the server is tried at deploy)."""
+    try:
+        check_database_url(connect=False)
+    except DatabaseUrlError as exc:
+        raise UsageError(str(exc)) from None
+
+
+class _FirstInterruptOnly:
+    """SIGINT handler: the first Ctrl-C interrupts; later ones while the sandbox stops only say to wait.
+
+    A second Ctrl-C in the middle of the teardown would leave servers running and directories behind.
+    """
+
+    def __init__(self):
+        self.interrupted = False
+
+    def __call__(self, signum, frame) -> None:
+        if not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+        progress("still tearing the sandbox down, please wait (Ctrl-\\ quits at once)…")
+
+
+@contextlib.contextmanager
+def _one_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _FirstInterruptOnly())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def deployed(stack: str, pipelines: Sequence[str] | None, what: str) -> Iterator:
+    """The sandbox with ``pipelines`` deployed, saying so on stderr; torn down whole even on Ctrl-C."""
+    from infra.sandbox.environment import sandbox_environment
+
+    progress(f"deploying {what} into the sandbox (stack {stack})…")
+    watch = Stopwatch()
+    with _one_interrupt(), sandbox_environment(stack, pipelines=pipelines, progress=progress) as sandbox:
+        count = len([r for r in sandbox.program.resources if r.custom])
+        progress(f"deployed {count} resources in {watch}")
+        try:
+            yield sandbox
+        except KeyboardInterrupt:
+            progress("interrupted: tearing the sandbox down…")
+            raise
+
+
+def cmd_demo(args) -> int:
+    from infra.sandbox.environment import enabled_pipelines
+    from infra.sandbox.scenarios import SCENARIOS
+
+    enabled = enabled_pipelines(args.stack)
+    if not enabled:
+        raise UsageError(f"stack {args.stack!r} enables no pipelines (stepworks:pipelines): nothing to demo")
+    _check_database_url()
+    watch = Stopwatch()
+    rows = [["pipeline", "status", "duration", "transitions", "landed"]]
+    failed = False
+    with deployed(args.stack, None, ", ".join(enabled)) as sandbox:
+        for pipeline in sandbox.program.pipelines:
+            scenario = SCENARIOS.get(pipeline)
+            if scenario is None:
+                rows.append([pipeline, "NO SCENARIO", "-", "-", "the sandbox has no demo for this pipeline"])
+                failed = True
+                continue
+            progress(f"running {pipeline}…")
+            result = scenario(sandbox)
+            failed |= not result.ok
+            detail = result.landed if result.ok else (result.execution.cause_text() or str(result.execution.error))
+            execution = result.execution
+            rows.append(
+                [pipeline, execution.status, f"{execution.duration_s:.2f}s", str(execution.transitions), detail]
+            )
+    print(table(rows))
+    print(f"demo finished in {watch}")
+    return 1 if failed else 0
+
+
+def _pipeline_to_run(stack: str, pipeline: str) -> None:
+    """UsageError unless the stack deploys ``pipeline``, listing what it can run (before any deploy)."""
+    from infra.sandbox.environment import PipelineNotEnabled, select_pipelines
+
+    try:
+        select_pipelines(stack, [pipeline])
+    except PipelineNotEnabled as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _start(sandbox, pipeline: str, execution_input: ExecutionInput) -> str:
+    """StartExecution with the input text as given (what the 256 KiB limit was checked on)."""
+    return sandbox.client("stepfunctions").start_execution(
+        stateMachineArn=sandbox.outputs(pipeline)["stateMachineArn"],
+        name=f"run-{uuid.uuid4()}",
+        input=execution_input.text,
+    )["executionArn"]
+
+
+def run_and_report(sandbox, pipeline: str, execution_input: ExecutionInput) -> int:
+    """Start one execution of ``pipeline`` in a deployed sandbox, follow it, print what it did and wrote.
+
+    stdout: the execution, each state entered, the status, the output (or the cause) and what
+    landed in the pipeline's stores. Returns the exit status: 0 if it SUCCEEDED, else 1.
+    """
+    from infra.cli import landed  # the sandbox: a second to import
+
+    before = landed.take(sandbox, pipeline)
+    arn = _start(sandbox, pipeline, execution_input)
+    print(f"started {arn} ({execution_input.size:,} bytes of input from {execution_input.source})", flush=True)
+    try:
+        result = sandbox.wait(arn, timeout_s=RUN_TIMEOUT_S)
+    except TimeoutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for event in result.history:
+        if event["type"].endswith("StateEntered"):
+            print(f"  → {event['stateEnteredEventDetails']['name']}")
+    print(f"{result.status} in {result.duration_s:.2f}s, {result.transitions} state transitions")
+    if result.status == "SUCCEEDED":
+        print(json.dumps(result.output, indent=2, ensure_ascii=False))
+    else:
+        print(result.cause_text() or result.error)
+    changed = landed.changes(before, landed.take(sandbox, pipeline))
+    print("landed:" if changed else "landed: nothing")
+    for line in changed:
+        print(f"  {line}")
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def cmd_run(args) -> int:
+    execution_input = read_input(args.input)
+    _pipeline_to_run(args.stack, args.pipeline)
+    _check_database_url()
+    with deployed(args.stack, [args.pipeline], args.pipeline) as sandbox:
+        return run_and_report(sandbox, args.pipeline, execution_input)
