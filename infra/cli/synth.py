@@ -36,7 +36,9 @@ def synthesize(run: ProgramRun, out: Path) -> list[Path]:
     """Write resources.json, ``<pipeline>.asl.json`` per state machine and every IAM policy."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    resources = [{"type": r.typ, "name": r.name, "inputs": _jsonable(r.inputs)} for r in run.resources if r.custom]
+    # By type and name: the order outputs resolve in varies between runs, and two synths must diff cleanly.
+    declared = sorted((r for r in run.resources if r.custom), key=lambda r: (r.typ, r.name))
+    resources = [{"type": r.typ, "name": r.name, "inputs": _jsonable(r.inputs)} for r in declared]
     path = out / "resources.json"
     path.write_text(json.dumps(resources, indent=2, sort_keys=True))
     written.append(path)
