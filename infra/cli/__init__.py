@@ -20,13 +20,11 @@ import logging
 import os
 import sys
 
-import yaml
-
 from infra.cli.common import UsageError, one_line, require_stack
 from infra.cli.layers import LayerUse, layer_uses
 from infra.cli.synth import definitions, docs_pages, synthesize
 from infra.sandbox.database_url import DatabaseUrlError
-from infra.sandbox.program import ProgramError, stack_config_file
+from infra.sandbox.program import ProgramError, StackFileError
 
 __all__ = ["LayerUse", "definitions", "docs_pages", "layer_uses", "main", "synthesize"]
 
@@ -114,15 +112,6 @@ def _readable_output() -> None:
             pass
 
 
-def _yaml_error(name: str, exc: yaml.YAMLError) -> str:
-    """``Pulumi.dev.yaml, line 4, column 1: <problem> (<context>)`` from a YAML parser error."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{name}, line {mark.line + 1}, column {mark.column + 1}" if mark is not None else name
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    return f"{where}: {problem}" + (f" ({context})" if context else "") + " (not valid YAML)"
-
-
 def _error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr, flush=True)
 
@@ -136,15 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         _readable_output()
         require_stack(args.stack)
         return args.func(args)
-    except (UsageError, DatabaseUrlError) as exc:
+    except (UsageError, DatabaseUrlError, StackFileError) as exc:
         _error(one_line(exc))
         return EXIT_USAGE
     except ProgramError as exc:
         _error(one_line(exc))
         return 1
-    except yaml.YAMLError as exc:  # Pulumi.<stack>.yaml itself
-        _error(_yaml_error(stack_config_file(args.stack).name, exc))
-        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED

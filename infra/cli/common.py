@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 
 from infra.sandbox import program
-
-# What Pulumi allows in a stack name (and keeps ``Pulumi.<stack>.yaml`` inside the project).
-STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class UsageError(Exception):
@@ -22,20 +18,9 @@ def one_line(text: object, limit: int = 2000) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def configured_stacks() -> list[str]:
-    """The stacks with a ``Pulumi.<stack>.yaml`` in the project."""
-    root = program.stack_config_file("x").parent
-    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
-
-
 def require_stack(stack: str) -> None:
-    """UsageError unless ``Pulumi.<stack>.yaml`` exists (the message lists the stacks that do)."""
-    if not STACK_NAME.fullmatch(stack):
-        raise UsageError(f"--stack {stack!r} is not a stack name (letters, digits, '-', '_' and '.')")
-    path = program.stack_config_file(stack)
-    if not path.is_file():
-        stacks = ", ".join(configured_stacks()) or "none"
-        raise UsageError(f"no {path.name}: stack {stack!r} is not configured (configured stacks: {stacks})")
+    """StackFileError unless ``Pulumi.<stack>.yaml`` is a readable stack file (checked before any work)."""
+    program.load_stack_file(stack)
 
 
 def recorded_program(stack: str) -> program.ProgramRun:

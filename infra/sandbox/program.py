@@ -66,7 +66,7 @@ def load_stack_file(stack: str) -> dict[str, Any]:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = exc.problem or exc.context or "not valid YAML"
         raise StackFileError(f"{path.name}{where}: YAML syntax error: {problem}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -51,12 +51,12 @@ def test_a_missing_stack_file_in_a_project_without_stacks(project):
 def test_a_yaml_syntax_error_names_the_file_line_and_column(project):
     write(project, "dev", "config:\n  aws:region: us-west-2\n  stepworks:tags: {owner: [x\n")
     message = error_of("dev")
-    assert message.startswith("Pulumi.dev.yaml:4:1: YAML syntax error: ")
+    assert message.startswith("Pulumi.dev.yaml, line 4, column 1: YAML syntax error: ")
 
 
 def test_a_bad_indentation_names_its_line(project):
     write(project, "dev", "config:\n  aws:region: us-west-2\n stepworks:logLevel: INFO\n")
-    assert error_of("dev").startswith("Pulumi.dev.yaml:3:")
+    assert error_of("dev").startswith("Pulumi.dev.yaml, line 3, column ")
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ def test_a_stack_name_that_is_not_one_is_refused_before_any_path_is_built(projec
 def test_the_cli_prints_one_line_for_a_missing_stack(capsys):
     from infra.cli import main
 
-    assert main(["--stack", "nosuch", "synth", "--out", "/nonexistent/never-written"]) == 1
+    assert main(["--stack", "nosuch", "synth", "--out", "/nonexistent/never-written"]) == 2  # a usage error
     err = capsys.readouterr().err
     assert err.startswith("error: Pulumi.nosuch.yaml does not exist")
     assert "stacks: dev" in err
