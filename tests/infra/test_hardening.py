@@ -151,5 +151,5 @@ def test_check_reports_a_program_error_on_one_line(monkeypatch, capsys):
 def test_check_names_a_stack_without_configuration(capsys):
     assert cli.main(["check", "--stack", "no-such-stack"]) == 2
     assert capsys.readouterr().err == (
-        "error: no Pulumi.no-such-stack.yaml: stack 'no-such-stack' is not configured (configured stacks: dev)\n"
+        "error: Pulumi.no-such-stack.yaml does not exist (stack 'no-such-stack' has no configuration); stacks: dev\n"
     )

@@ -432,7 +432,7 @@ def test_layers_reports_a_failed_build_in_one_line(recorded_dev, monkeypatch, ca
 def test_layers_refuses_an_unknown_stack_in_one_line(capsys):
     assert cli.main(["layers", "--stack", "nosuchstack"]) == 2
     assert capsys.readouterr().err == (
-        "error: no Pulumi.nosuchstack.yaml: stack 'nosuchstack' is not configured (configured stacks: dev)\n"
+        "error: Pulumi.nosuchstack.yaml does not exist (stack 'nosuchstack' has no configuration); stacks: dev\n"
     )
 
 
