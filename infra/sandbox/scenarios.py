@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 EXAMPLE_INPUTS: dict[str, str] = {
     "greeting": '{"message": "hello"}',
     "radar": '{"scheduledTime": "2026-01-01T06:00:00Z"}',
-    "incidents": '{"since": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z"}',
+    # The last 24 hours (the default window), where the sandbox's PagerDuty fake holds its sample day.
+    "incidents": '{"statuses": ["triggered", "acknowledged", "resolved"]}',
 }
 
 
