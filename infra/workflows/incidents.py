@@ -232,7 +232,7 @@ class IncidentsPipeline(pulumi.ComponentResource):
             "validate": spec("validate", read_db_secret, {}),
             "handle-error": spec("handle_error", read_db_secret, {}),
             # Pure validation: outside the VPC, no database, no token.
-            "validate-request": function_spec(settings.functions, "pipelines.incidents.handlers.validate_request"),
+            "validate-request": function_spec(settings.functions, "pipelines.incidents.intake.validate_request"),
         }
         self.pipeline = StepFunctionPipeline(
             name,

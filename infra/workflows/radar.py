@@ -242,7 +242,7 @@ class RadarPipeline(pulumi.ComponentResource):
 
         fetch_env = {"RADAR_TOKEN_SECRET_ARN": self.token.arn, "RADAR_API_BASE_URL": settings.api_base_url}
         functions = {
-            "validate": spec("validate_input", []),
+            "validate": function_spec(settings.functions, "pipelines.radar.intake.validate_input"),
             "provider": spec("provider_endpoint", provider_grants, provider_env),
             "decrypt": spec(
                 "decrypt_registry", [g.kms_use(self.key.arn, ["kms:Decrypt"], "EnvelopeKey", ENVELOPE_CONTEXT)]

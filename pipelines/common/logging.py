@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 
@@ -22,6 +23,12 @@ class _CurrentStdout:
         sys.stdout.flush()
 
 
+@functools.cache
 def get_logger(service: str) -> Logger:
-    """A Powertools JSON logger for ``service``; the level comes from POWERTOOLS_LOG_LEVEL."""
+    """The Powertools JSON logger of ``service``; the level comes from POWERTOOLS_LOG_LEVEL.
+
+    One per service, shared by its modules (a pipeline's intake and its handlers): a second
+    Powertools Logger of the same service finds the logging logger already set up and is left
+    without its formatter.
+    """
     return Logger(service=service, logger_handler=logging.StreamHandler(_CurrentStdout()))

@@ -4,13 +4,7 @@ Each Task passes its ``Payload`` output on unchanged as the next Task's event. E
 returns ``success``; any raised error is typed (``pipelines.common.errors``,
 ``pipelines.incidents.errors``) and its class name is the Step Functions ``Error``.
 
-validate_request(event) — the intake: the POST /invoke body, verbatim
-    event: {"since"?: ISO-8601, "until"?: ISO-8601, "statuses"?: [str], "service_ids"?: [str]}
-      Defaults: until = now, since = until - 24 h, all statuses, all services; ``null`` for a
-      field, an unknown field, or anything but an object is an error.
-    returns: the resolved request {"since": "…Z", "until": "…Z", "statuses": [str], "service_ids": [str]}
-    raises: InvalidInputError naming the field (input, since, until, statuses, service_ids, or
-            the unknown key). Touches nothing: a rejected request leaves no row.
+validate_request: the intake, in pipelines/incidents/intake.py.
 
 fetch_initial(event) — "fetch initial data and create the base schema"
     event: the POST /invoke body, either as is or wrapped so retries reuse one run:
@@ -101,12 +95,6 @@ def _filters(request: RunRequest) -> Filters:
 def _require_run(store: IncidentStore, run_id: int) -> None:
     if not store.run_exists(run_id):
         raise InvalidInputError("run_id", f"run {run_id} does not exist in the database")
-
-
-@logger.inject_lambda_context(clear_state=True)
-def validate_request(event, context):
-    """Check the body and resolve its window, before anything is recorded or fetched."""
-    return parse_run_request(event, now=datetime.now(UTC)).to_event()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,10 +4,7 @@ Every event is a JSON object; a missing or malformed field raises InvalidInputEr
 ``timestamp`` is the run's scheduled time (else $$.Execution.StartTime), any ISO-8601 form with a
 zone; handlers normalise it to ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds) and return it so.
 
-validate_input      (ValidateInput, the intake: gets the execution input verbatim)
-    event  {} or {"scheduledTime": ISO-8601 with a zone, at most a day ahead}; nothing else
-    return {} or {"scheduledTime": "YYYY-MM-DDTHH:MM:SSZ"}
-    errors InvalidInputError naming the field (input, scheduledTime, or the unknown key)
+validate_input      (ValidateInput): the intake, in pipelines/radar/intake.py
 
 provider_endpoint   (ProviderEndpoint)
     event  {"execution": "$$.Execution.Id", "timestamp": str}
@@ -69,7 +66,6 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import UTC, datetime
 
 from pipelines.common.errors import ConfigurationError, InvalidInputError
 from pipelines.common.logging import get_logger
@@ -80,7 +76,6 @@ from pipelines.radar.adapters import Bucket, KmsDataKeys, MissingObject
 from pipelines.radar.cloudflare import DEFAULT_BASE_URL, NOT_FOUND, RadarClient
 from pipelines.radar.errors import NoValidOrganizationsError, RegistryTooLargeError
 from pipelines.radar.provider import fetch_registry
-from pipelines.radar.request import run_request
 from pipelines.radar.timestamps import normalise_timestamp
 from pipelines.radar.transport import api_session, require_secure_url
 
@@ -132,12 +127,6 @@ def _read_registry() -> tuple[bytes, str]:
         return bucket.get_bytes(key), "s3"
     except MissingObject:
         raise ConfigurationError(f"no PROVIDER_URL and no registry at s3://{bucket.name}/{key}") from None
-
-
-@logger.inject_lambda_context
-def validate_input(event, context):
-    """Check the execution input (from the schedule, or a manual start) before anything runs."""
-    return run_request(event, now=datetime.now(UTC))
 
 
 @logger.inject_lambda_context

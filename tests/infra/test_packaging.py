@@ -219,11 +219,14 @@ def test_the_program_declares_one_layer_per_distinct_set_and_each_function_uses_
         assert layer.inputs["description"].endswith(": " + ", ".join(needed))
         assert layer.inputs["compatibleRuntimes"] == [fn.inputs["runtime"]]
         assert layer.inputs["compatibleArchitectures"] == fn.inputs["architectures"]
-    incidents = {tuple(f.inputs["layers"]) for f in functions if ".incidents." in f.inputs["handler"]}
+    incidents = {tuple(f.inputs["layers"]) for f in functions if ".incidents.handlers." in f.inputs["handler"]}
     assert len(incidents) == 1  # four handlers, one set, one LayerVersion
     (greeting,) = [f for f in functions if f.inputs["handler"] == "pipelines.greeting.handlers.hello"]
     description = layers[greeting.inputs["layers"][0]].inputs["description"]
     assert "psycopg" not in description and "pandas" not in description
+    # The intakes load only the input rules: Powertools alone, the layer greeting's function uses.
+    intakes = [f for f in functions if f.inputs["handler"].split(".")[2] == "intake"]
+    assert len(intakes) == 2 and all(f.inputs["layers"] == greeting.inputs["layers"] for f in intakes)
 
 
 def test_a_layer_name_follows_the_set_of_packages_not_their_pins():
@@ -396,7 +399,7 @@ def test_layers_lists_each_layer_with_its_packages_and_functions(recorded_dev, c
     assert len(rows) == 3
     (greeting,) = [row for row in rows if "sw-dev-greeting-hello" in row]
     assert pins()["aws-lambda-powertools"] in greeting and "psycopg" not in greeting
-    (incidents,) = [row for row in rows if "sw-dev-incidents-validate" in row]
+    (incidents,) = [row for row in rows if "sw-dev-incidents-handle-error" in row]
     assert pins()["psycopg"] in incidents and "sw-dev-incidents-handle-error" in incidents
 
 
@@ -414,7 +417,7 @@ def test_layers_build_reports_sizes_and_fails_over_the_lambda_limit(recorded_dev
     out = capsys.readouterr().out
     (greeting,) = [row for row in out.splitlines() if "sw-dev-greeting-hello" in row]
     assert "3.0 MB" in greeting and "≤ 250 MB" in greeting
-    (incidents,) = [row for row in out.splitlines() if "sw-dev-incidents-validate" in row]
+    (incidents,) = [row for row in out.splitlines() if "sw-dev-incidents-handle-error" in row]
     assert "300.0 MB" in incidents and "OVER LIMIT" in incidents
 
 

@@ -10,7 +10,7 @@ from infra.sandbox.fakes.pagerduty import generate_incidents
 from infra.sandbox.postgres import TemporaryPostgres
 from pipelines.common.errors import ConfigurationError, InvalidInputError, UpstreamAuthError
 from pipelines.common.secrets import reset_secret_cache
-from pipelines.incidents import handlers
+from pipelines.incidents import handlers, intake
 from pipelines.incidents.errors import DatabaseUnavailableError
 
 from .conftest import SINCE, UNTIL, put_secret
@@ -157,9 +157,6 @@ def test_handle_error_describes_malformed_events(handler_env, lambda_context, ba
         ("fetch_initial", {"since": "last week"}, "since"),
         ("fetch_initial", {"statuses": ["open"]}, "statuses"),
         ("fetch_initial", ["not", "an", "object"], "input"),
-        ("validate_request", ["not", "an", "object"], "input"),
-        ("validate_request", {"since": "last week"}, "since"),
-        ("validate_request", {"sinse": "2026-01-01T00:00:00Z"}, "sinse"),
         ("fetch_initial", {"request": {}, "execution_id": ""}, "execution_id"),
         ("fetch_complete", {}, "run_id"),
         ("fetch_complete", {"run_id": "1", **WINDOW}, "run_id"),
@@ -175,6 +172,21 @@ def test_malformed_events_raise_invalid_input_naming_the_field(handler_env, lamb
     with pytest.raises(InvalidInputError) as caught:
         getattr(handlers, handler)(bad_event, lambda_context)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("bad_event", "field"),
+    [
+        (["not", "an", "object"], "input"),
+        ({"since": "last week"}, "since"),
+        ({"sinse": "2026-01-01T00:00:00Z"}, "sinse"),
+    ],
+)
+def test_the_intake_names_the_field_and_needs_no_database(lambda_context, bad_event, field):
+    with pytest.raises(InvalidInputError) as caught:
+        intake.validate_request(bad_event, lambda_context)
+    assert caught.value.field == field
+    assert intake.validate_request({"statuses": ["resolved"]}, lambda_context)["statuses"] == ["resolved"]
 
 
 def test_missing_settings_are_configuration_errors(handler_env, lambda_context, monkeypatch):

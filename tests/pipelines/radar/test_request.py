@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pipelines.common.errors import InvalidInputError
-from pipelines.radar.handlers import validate_input
+from pipelines.radar.intake import validate_input
 from pipelines.radar.request import run_request
 
 NOW = datetime(2026, 11, 23, 6, 0, 5, tzinfo=UTC)
