@@ -27,13 +27,18 @@ generated name (an EventBridge target cannot name the execution), so IAM decides
 
 Failures follow EventBridge's retry policy: a refused role or a denied StartExecution
 (``NO_PERMISSIONS``) or a missing state machine (``RESOURCE_NOT_FOUND``) is not retried; throttling
-and server errors are retried up to ``RetryPolicy.MaximumRetryAttempts`` (without AWS's backoff
-delays). An undelivered event goes to the target's ``DeadLetterConfig`` queue, if any, with the
-attributes EventBridge sets (``RULE_ARN``, ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``,
+and server errors are retried up to ``RetryPolicy.MaximumRetryAttempts`` within
+``MaximumEventAgeInSeconds`` (with millisecond pauses, not AWS's exponential backoff). An
+undelivered event goes to the target's ``DeadLetterConfig`` queue, if any, with the attributes
+EventBridge sets (``RULE_ARN``, ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``,
 ``RETRY_ATTEMPTS``, ``EXHAUSTED_RETRY_CONDITION`` after exhausted retries), provided the queue's
 policy lets ``events.amazonaws.com`` send from that rule (evaluated as AWS would; moto does not).
 Every delivery is recorded in ``EventRouter.deliveries``; ``wait_idle()`` waits until the router
 has nothing left to deliver.
+
+Not emulated: custom event buses receiving S3 events (S3 sends to the default bus only, as here),
+archives and replays of state machine deliveries, cross-account targets, and the exact set of
+characters S3 leaves unencoded in event keys beyond ``/`` and ``-_.~`` (``quote_plus``).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_plus
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from infra.sandbox import iam
@@ -60,6 +66,7 @@ from infra.sandbox import trust as trust_policy
 
 EVENTS = "events.amazonaws.com"
 DEFAULT_MAX_RETRIES = 185
+DEFAULT_MAX_EVENT_AGE_S = 86400
 NOT_RETRIED = {
     "AccessDenied": "NO_PERMISSIONS",
     "AccessDeniedException": "NO_PERMISSIONS",
@@ -75,6 +82,8 @@ _REASONS = {
     "CompleteMultipartUpload": "CompleteMultipartUpload",
 }
 _STOP = object()
+# One attempt per call: the router owns the retries, as EventBridge does.
+_ONE_ATTEMPT = Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1})
 
 
 def s3_event_key(key: str) -> str:
@@ -199,6 +208,7 @@ class Delivery:
     error_message: str | None = None
     attempts: int = 0
     dead_letter_error: str | None = None
+    offered_at: float = field(default_factory=time.monotonic)
     history: list[str] = field(default_factory=list)
 
 
@@ -306,7 +316,9 @@ class EventRouter:
 
     def _deliver(self, delivery: Delivery, target: dict[str, Any]) -> None:
         delivery.input = target_input(target, delivery.event, delivery.rule_arn)
-        retries = int((target.get("RetryPolicy") or {}).get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES))
+        policy = target.get("RetryPolicy") or {}
+        retries = int(policy.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES))
+        max_age = int(policy.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE_S))
         try:
             credentials = self.iam.assume(
                 target.get("RoleArn", ""), EVENTS, source_arn=delivery.rule_arn, session_name="events"
@@ -314,7 +326,7 @@ class EventRouter:
         except iam.AssumeRoleRefused as refused:
             delivery.attempts = 1
             return self._undelivered(delivery, target, "NO_PERMISSIONS", str(refused), exhausted=None)
-        sfn = self.iam.client_for(credentials, "stepfunctions", self.region, iam._STATE_CLIENT_CONFIG)
+        sfn = self.iam.client_for(credentials, "stepfunctions", self.region, _ONE_ATTEMPT)
         while True:
             delivery.attempts += 1
             try:
@@ -327,6 +339,10 @@ class EventRouter:
                 delivery.history.append(message)
                 status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
                 if code in RETRIED or status >= 500:
+                    if time.monotonic() - delivery.offered_at > max_age:
+                        return self._undelivered(
+                            delivery, target, RETRIED.get(code, "SDK_CLIENT_ERROR"), message, "MaximumEventAge"
+                        )
                     if delivery.attempts <= retries:
                         time.sleep(min(0.01 * 2**delivery.attempts, 0.2))
                         continue
@@ -369,7 +385,7 @@ class EventRouter:
         context = trust_policy.request_context(EVENTS, self.iam.account, delivery.rule_arn)
         decision = trust_policy.evaluate(policy, EVENTS, context, action="sqs:SendMessage", resource=queue_arn)
         if not decision.allowed:
-            self.iam._record_denial(EVENTS, "sqs:SendMessage", queue_arn, decision.reason)
+            self.iam.record_denial(EVENTS, "sqs:SendMessage", queue_arn, decision.reason)
             raise PermissionError(decision.reason)
         sqs.send_message(
             QueueUrl=url,

@@ -15,6 +15,7 @@ import uuid
 import pulumi
 import pulumi_aws as aws
 import pytest
+from botocore.exceptions import ClientError
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -22,7 +23,7 @@ from pulumi.runtime.sync_await import _sync_await
 from infra.components.stack import FunctionRuntime, PipelineOwner, StackContext
 from infra.components.triggers import S3ObjectCreated, S3ObjectCreatedArgs, object_created_pattern
 from infra.sandbox.core import Sandbox
-from infra.sandbox.eventbridge import s3_event_key, target_input
+from infra.sandbox.eventbridge import Delivery, EventRouter, s3_event_key, target_input
 from infra.sandbox.mocks import ACCOUNT_ID, DeclaredResource, EmulatorMocks
 from infra.sandbox.translators import TRANSLATORS
 
@@ -336,3 +337,53 @@ def test_input_and_input_path():
     assert target_input({"Input": '{"fixed": 1}'}, event, "arn:r") == '{"fixed": 1}'
     assert json.loads(target_input({"InputPath": "$.detail.object"}, event, "arn:r")) == {"key": "k"}
     assert json.loads(target_input({}, event, "arn:r")) == event
+
+
+# --- the retry policy, without a sandbox ---------------------------------------------------------------------
+
+
+class _FakeIam:
+    account = ACCOUNT_ID
+
+    def __init__(self, client):
+        self.sfn = client
+
+    def assume(self, role_arn, principal, source_arn=None, session_name=None):
+        assert (principal, source_arn) == ("events.amazonaws.com", "arn:aws:events:us-west-2:1:rule/r")
+        return object()
+
+    def client_for(self, credentials, service, region, config=None):
+        return self.sfn
+
+
+class _Throttled:
+    """StartExecution answering ThrottlingException ``failures`` times, then starting."""
+
+    def __init__(self, failures: int):
+        self.failures, self.calls = failures, 0
+
+    def start_execution(self, **kwargs):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "slow down"}, "ResponseMetadata": {}},
+                "StartExecution",
+            )
+        return {"executionArn": f"{kwargs['stateMachineArn']}:{kwargs['name']}"}
+
+
+MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:m"
+
+
+@pytest.mark.parametrize(("failures", "status", "attempts"), [(2, "STARTED", 3), (4, "FAILED", 4)])
+def test_throttling_is_retried_up_to_the_retry_policy(failures, status, attempts):
+    sfn = _Throttled(failures)
+    router = EventRouter(_FakeIam(sfn), REGION)
+    target = {"Id": "t", "Arn": MACHINE, "RoleArn": "role", "RetryPolicy": {"MaximumRetryAttempts": 3}}
+    delivery = Delivery("arn:aws:events:us-west-2:1:rule/r", "t", MACHINE, {"detail": {}})
+
+    router._deliver(delivery, target)
+
+    assert (delivery.status, delivery.attempts) == (status, attempts)
+    if status == "FAILED":
+        assert delivery.error_code == "THROTTLING"
