@@ -12,6 +12,10 @@ IAM is enforced for the sandbox's whole lifetime (``infra/sandbox/iam.py``): the
 deploy and ``sandbox.client(...)`` act as an allow-all operator user; functions, the state
 machines' direct integrations and the triggers act as their own roles, each assumed by its
 service with the trust policy evaluated. ``Sandbox(enforce_iam=False)`` leaves moto's check off.
+
+EventBridge rules deliver to state machine targets (``infra/sandbox/eventbridge.py``): an object
+created in a bucket with EventBridge notifications on starts the execution its rule targets, by
+itself, as the target's role; ``sandbox.events.wait_idle()`` returns every delivery and its outcome.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from botocore.credentials import Credentials
 from moto import mock_aws
 
 from infra.components.triggers import SCHEDULED_TIME_PLACEHOLDER
-from infra.sandbox import iam, lambda_runner
+from infra.sandbox import eventbridge, iam, lambda_runner
 from infra.sandbox.databases import DatabaseFleet
 from infra.sandbox.http_api import HttpApiServer
 from infra.sandbox.mocks import REGION, EmulatorMocks
@@ -86,6 +90,8 @@ class Sandbox:
         self._mock = None
         self.iam = iam.SandboxIam(REGION, enforce=enforce_iam)
         self.services: dict = {}
+        self.events = eventbridge.EventRouter(self.iam, REGION)  # rule → state machine deliveries
+        self._undo_events = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -98,6 +104,7 @@ class Sandbox:
             self._mock.stop()
             raise
         lambda_runner.install()
+        self._undo_events = self.events.install()
         reset_clients()
         reset_secret_cache()
         return self
@@ -110,6 +117,8 @@ class Sandbox:
             cleanup.callback(self._mock.stop)
             cleanup.callback(self.iam.stop)
             cleanup.callback(lambda_runner.RUNTIME_ENVIRONMENT.pop, SSLROOTCERT_ENV, None)
+            if self._undo_events is not None:
+                cleanup.callback(self._undo_events)
             if self.databases is not None:
                 cleanup.callback(self.databases.close)
             if self.http is not None:

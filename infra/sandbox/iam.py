@@ -162,6 +162,10 @@ class SandboxIam:
             cleanup, self._cleanup = self._cleanup, None
             cleanup.close()
 
+    def record_denial(self, principal: str, action: str, resource: str, reason: str) -> None:
+        """Record a refusal the sandbox decided itself (a resource policy a service principal fails)."""
+        self._record_denial(principal, action, resource, reason)
+
     def _record_denial(self, principal: str, action: str, resource: str, reason: str) -> None:
         with self._lock:
             self.denials.append(Denial(principal, action, resource, reason))

@@ -121,9 +121,31 @@ def event_rule(mocks, r):
 def event_target(mocks, r):
     inputs = r.inputs
     target_id = inputs.get("targetId") or physical_name(r.name)
-    _client(mocks, "events").put_targets(
-        Rule=inputs["rule"], Targets=[{"Id": target_id, "Arn": inputs["arn"], "RoleArn": inputs.get("roleArn", "")}]
-    )
+    target: dict = {"Id": target_id, "Arn": inputs["arn"], "RoleArn": inputs.get("roleArn", "")}
+    if inputs.get("input"):
+        target["Input"] = inputs["input"]
+    if inputs.get("inputPath"):
+        target["InputPath"] = inputs["inputPath"]
+    transformer = inputs.get("inputTransformer")
+    if transformer:
+        target["InputTransformer"] = {
+            "InputPathsMap": dict(transformer.get("inputPaths") or {}),
+            "InputTemplate": transformer["inputTemplate"],
+        }
+    retry = inputs.get("retryPolicy")
+    if retry:
+        target["RetryPolicy"] = {
+            key: int(retry[camel])
+            for key, camel in (
+                ("MaximumRetryAttempts", "maximumRetryAttempts"),
+                ("MaximumEventAgeInSeconds", "maximumEventAgeInSeconds"),
+            )
+            if retry.get(camel) is not None
+        }
+    dead_letter = inputs.get("deadLetterConfig")
+    if dead_letter and dead_letter.get("arn"):
+        target["DeadLetterConfig"] = {"Arn": dead_letter["arn"]}
+    _client(mocks, "events").put_targets(Rule=inputs["rule"], Targets=[target])
     return f"{inputs['rule']}-{target_id}", {"targetId": target_id}
 
 
