@@ -102,4 +102,6 @@ def run(
                 on_reject(position, rejection.reason)
             continue
         outcome.lines += len(txn.lines)
+    for day in outcome.summaries.values():
+        day.prune()
     return outcome

@@ -21,7 +21,9 @@ class StoreDay:
 
     ``revenue`` is net of discounts with refunds negative; ``units`` is net units (refunds
     negative); ``refund_*`` count refund lines, their units and the money returned (both ≥ 0);
-    ``hourly`` is revenue per local hour; ``products`` maps productId → [units, revenue].
+    ``hourly`` is revenue per local hour; ``products`` maps productId → [units, revenue], leaving
+    out a product whose net units and revenue are both 0 (sold and refunded in full, or a
+    contribution taken back out).
     """
 
     currency: str
@@ -57,6 +59,11 @@ class StoreDay:
             entry[1] += sign * revenue
             if entry == [0, 0]:
                 del products[product]
+
+    def prune(self) -> None:
+        """Drop products whose units and revenue are both 0."""
+        for product in [p for p, entry in self.products.items() if entry == [0, 0]]:
+            del self.products[product]
 
     def is_empty(self) -> bool:
         """No transaction, no product, nothing counted."""
