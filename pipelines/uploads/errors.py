@@ -25,3 +25,7 @@ class EmptyUploadError(UploadError):
 
 class ContributionConflictError(RetryableError):
     """A store-day summary changed under us (another execution wrote it first): re-read and re-plan."""
+
+
+class CurrencyConflictError(NonRetryableError):
+    """An upload's store-day is in another currency than the other uploads for that store-day."""
