@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipelines.common.inputs import field_name, nearest, quote
 from pipelines.uploads import format as fmt
@@ -28,7 +28,13 @@ _TIMESTAMP = re.compile(
 _MONEY_TEXT = re.compile(r"(0|[1-9][0-9]{0,6})(?:\.([0-9]{1,2}))?")
 _TRANSACTION_KEYS = frozenset(fmt.TRANSACTION_FIELDS)
 _LINE_KEYS = frozenset(fmt.LINE_FIELDS)
+_REQUIRED_TRANSACTION_KEYS = frozenset(fmt.REQUIRED_TRANSACTION_FIELDS)
 _HUNDRED = Decimal(100)
+# Values already found valid, so the common case skips the regex and the arithmetic: real files
+# repeat a few thousand product ids and prices. Bounded, and only ever holding accepted values.
+_MEMO_LIMIT = 100_000
+_KNOWN_IDS: set[str] = set()
+_KNOWN_AMOUNTS: dict[Any, int] = {}
 
 
 class RecordRejected(Exception):
@@ -39,8 +45,7 @@ class RecordRejected(Exception):
         super().__init__(reason)
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """One validated line item; ``net`` in minor units (negative for a refund)."""
 
     product_id: str
@@ -150,7 +155,40 @@ def _amount(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def _line(item: Any, path: str) -> Line:
+def _amount_fast(value: Any) -> int | None:
+    kind = type(value)
+    if kind is str or kind is Decimal or kind is int:
+        return _KNOWN_AMOUNTS.get(value)
+    return None
+
+
+def _remember_amount(value: Any, cents: int) -> None:
+    if len(_KNOWN_AMOUNTS) < _MEMO_LIMIT and type(value) in (str, Decimal, int):
+        _KNOWN_AMOUNTS[value] = cents
+
+
+def _line(item: Any, index: int) -> Line:
+    # The fast path only ever accepts; anything it is unsure of goes to the full check (_line_checked).
+    if type(item) is dict and item.keys() <= _LINE_KEYS and "productId" in item and "unitPrice" in item:
+        product, quantity = item["productId"], item.get("quantity")
+        price = _amount_fast(item["unitPrice"])
+        discount = _amount_fast(item["discount"]) if "discount" in item else 0
+        if (
+            type(product) is str
+            and product in _KNOWN_IDS
+            and type(quantity) is int
+            and quantity
+            and -fmt.MAX_QUANTITY <= quantity <= fmt.MAX_QUANTITY
+            and price is not None
+            and discount is not None
+        ):
+            gross = price * quantity if quantity > 0 else -price * quantity
+            if discount <= gross:
+                return Line(product, quantity, price, discount, gross - discount if quantity > 0 else discount - gross)
+    return _line_checked(item, f"lines[{index}]")
+
+
+def _line_checked(item: Any, path: str) -> Line:
     if not isinstance(item, dict):
         raise _reject(path, f"must be an object, not {_kind(item)}")
     _check_keys(item, f"{path}.", _LINE_KEYS, fmt.REQUIRED_LINE_FIELDS)
@@ -161,6 +199,11 @@ def _line(item: Any, path: str) -> Line:
         raise _reject(f"{path}.quantity", f"must be a non-zero integer within {limit}, not {_kind(quantity)}")
     price = money(item["unitPrice"], f"{path}.unitPrice")
     discount = money(item["discount"], f"{path}.discount") if "discount" in item else 0
+    if len(_KNOWN_IDS) < _MEMO_LIMIT:
+        _KNOWN_IDS.add(product)
+    _remember_amount(item["unitPrice"], price)
+    if "discount" in item:
+        _remember_amount(item["discount"], discount)
     gross = abs(quantity) * price
     if discount > gross:
         raise _reject(f"{path}.discount", f"{_amount(discount)} is more than |quantity| × unitPrice ({_amount(gross)})")
@@ -174,7 +217,9 @@ def validate(record: Any) -> Transaction:
         raise RecordRejected(f"(record): {record.reason}")
     if not isinstance(record, dict):
         raise RecordRejected(f"(record): must be a transaction object, not {_kind(record)}")
-    _check_keys(record, "", _TRANSACTION_KEYS, fmt.REQUIRED_TRANSACTION_FIELDS)
+    keys = record.keys()
+    if type(record) is not dict or not keys <= _TRANSACTION_KEYS or not _REQUIRED_TRANSACTION_KEYS <= keys:
+        _check_keys(record, "", _TRANSACTION_KEYS, fmt.REQUIRED_TRANSACTION_FIELDS)
     store = _identifier(record["storeId"], "storeId", _STORE_ID, "1–64 of A-Z a-z 0-9 . _ -")
     transaction = _identifier(
         record["transactionId"], "transactionId", _TRANSACTION_ID, "1–128 printable ASCII characters without spaces"
@@ -194,5 +239,5 @@ def validate(record: Any) -> Transaction:
     if not isinstance(items, list) or not items or len(items) > fmt.MAX_LINES:
         shown = f"{len(items):,} lines" if isinstance(items, list) else _kind(items)
         raise _reject("lines", f"must be an array of 1 to {fmt.MAX_LINES:,} line items, not {shown}")
-    lines = tuple(_line(item, f"lines[{index}]") for index, item in enumerate(items))
+    lines = tuple([_line(item, index) for index, item in enumerate(items)])
     return Transaction(store, transaction, stamp, stamp[:10], int(stamp[11:13]), currency, lines)
