@@ -48,19 +48,21 @@ class Aggregator:
         day.transactions += 1
         products = day.products
         revenue = 0
-        for line in txn.lines:
-            revenue += line.net
-            day.units += line.quantity
-            if line.quantity < 0:
+        units = 0
+        for product, quantity, _, _, net in txn.lines:
+            revenue += net
+            units += quantity
+            if quantity < 0:
                 day.refund_lines += 1
-                day.refund_units -= line.quantity
-                day.refund_amount -= line.net
-            entry = products.get(line.product_id)
+                day.refund_units -= quantity
+                day.refund_amount -= net
+            entry = products.get(product)
             if entry is None:
-                products[line.product_id] = [line.quantity, line.net]
+                products[product] = [quantity, net]
             else:
-                entry[0] += line.quantity
-                entry[1] += line.net
+                entry[0] += quantity
+                entry[1] += net
+        day.units += units
         day.revenue += revenue
         day.hourly[txn.hour] += revenue
 

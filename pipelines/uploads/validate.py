@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, NamedTuple
 
 from pipelines.common.inputs import field_name, nearest, quote
@@ -34,7 +35,8 @@ _HUNDRED = Decimal(100)
 # repeat a few thousand product ids and prices. Bounded, and only ever holding accepted values.
 _MEMO_LIMIT = 100_000
 _KNOWN_IDS: set[str] = set()
-_KNOWN_AMOUNTS: dict[Any, int] = {}
+_KNOWN_AMOUNTS: dict[Any, int] = {0: 0}
+_AMOUNT_TYPES = frozenset((str, Decimal, int))
 
 
 class RecordRejected(Exception):
@@ -53,6 +55,9 @@ class Line(NamedTuple):
     unit_price: int
     discount: int
     net: int
+
+
+_new_line = partial(tuple.__new__, Line)  # Line(*fields) without NamedTuple's Python-level __new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,36 +160,32 @@ def _amount(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def _amount_fast(value: Any) -> int | None:
-    kind = type(value)
-    if kind is str or kind is Decimal or kind is int:
-        return _KNOWN_AMOUNTS.get(value)
-    return None
-
-
 def _remember_amount(value: Any, cents: int) -> None:
-    if len(_KNOWN_AMOUNTS) < _MEMO_LIMIT and type(value) in (str, Decimal, int):
+    if len(_KNOWN_AMOUNTS) < _MEMO_LIMIT and type(value) in _AMOUNT_TYPES:
         _KNOWN_AMOUNTS[value] = cents
 
 
 def _line(item: Any, index: int) -> Line:
-    # The fast path only ever accepts; anything it is unsure of goes to the full check (_line_checked).
-    if type(item) is dict and item.keys() <= _LINE_KEYS and "productId" in item and "unitPrice" in item:
-        product, quantity = item["productId"], item.get("quantity")
-        price = _amount_fast(item["unitPrice"])
-        discount = _amount_fast(item["discount"]) if "discount" in item else 0
+    # The fast path only ever accepts, from values already accepted once; anything else goes to
+    # the full check (_line_checked), which alone decides a rejection and its reason.
+    if type(item) is dict and item.keys() <= _LINE_KEYS:
+        get = item.get
+        product, quantity, price, discount = get("productId"), get("quantity"), get("unitPrice"), get("discount", 0)
         if (
-            type(product) is str
-            and product in _KNOWN_IDS
+            product in _KNOWN_IDS
             and type(quantity) is int
+            and type(price) in _AMOUNT_TYPES
+            and type(discount) in _AMOUNT_TYPES
+            and (price := _KNOWN_AMOUNTS.get(price)) is not None
+            and (discount := _KNOWN_AMOUNTS.get(discount)) is not None
             and quantity
             and -fmt.MAX_QUANTITY <= quantity <= fmt.MAX_QUANTITY
-            and price is not None
-            and discount is not None
         ):
-            gross = price * quantity if quantity > 0 else -price * quantity
-            if discount <= gross:
-                return Line(product, quantity, price, discount, gross - discount if quantity > 0 else discount - gross)
+            if quantity > 0:
+                if (net := price * quantity - discount) >= 0:
+                    return _new_line((product, quantity, price, discount, net))
+            elif (net := price * quantity + discount) <= 0:
+                return _new_line((product, quantity, price, discount, net))
     return _line_checked(item, f"lines[{index}]")
 
 
