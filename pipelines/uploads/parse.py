@@ -14,7 +14,8 @@ walks the fixed outer shape ``{"transactions": [ … ]}`` itself and hands each 
   lines are skipped.
 - 0 bytes, only whitespace, ``{}``, ``{"transactions": []}`` or no non-blank line: ``EmptyUploadError``.
 
-Numbers with a fraction or exponent become ``Decimal`` (money stays exact); ``NaN``/``Infinity``
+Numbers with a fraction or exponent become ``JsonNumber``, their exact source text (money stays
+exact, and converting to ``Decimal`` is left to the few values that need it); ``NaN``/``Infinity``
 become ``NonFinite`` and an object with a repeated key a ``DuplicateKeys`` dict, both left for the
 validator to reject with the record's position instead of stopping the file.
 """
@@ -26,7 +27,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, BinaryIO
 
 from pipelines.uploads.errors import EmptyUploadError, MalformedUploadError
@@ -44,6 +44,19 @@ class Unparsable:
     """An NDJSON line that is not one JSON value."""
 
     reason: str
+
+
+class JsonNumber(str):
+    """A JSON number with a fraction or exponent, as written (``"3.49"``, ``"1e2"``): exact, never a float.
+
+    It subclasses ``str`` only to be cheap to make and hash; it is not a JSON string, so code that
+    wants a string checks ``type(value) is str``. ``Decimal(value)`` gives its exact value.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"JsonNumber({str.__repr__(self)})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +83,16 @@ def _object(pairs: list[tuple[str, Any]]) -> dict:
     return marked
 
 
-DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=NonFinite, object_pairs_hook=_object)
+DECODER = json.JSONDecoder(parse_float=JsonNumber, parse_constant=NonFinite, object_pairs_hook=_object)
+_SCAN = DECODER.scan_once
+
+
+def _decode(text: str, pos: int) -> tuple[Any, int]:
+    # json's raw_decode without its Python wrapper (this runs once per record).
+    try:
+        return _SCAN(text, pos)
+    except StopIteration as stop:
+        raise json.JSONDecodeError("Expecting value", text, stop.value) from None
 
 
 def _utf8_len(text: str) -> int:
@@ -131,7 +153,7 @@ class _Scanner:
         self.peek()
         while True:
             try:
-                value, end = DECODER.raw_decode(self.buf, self.pos)
+                value, end = _decode(self.buf, self.pos)
             except json.JSONDecodeError as error:
                 if len(self.buf) - self.pos < MAX_RECORD_CHARS and self.fill():
                     continue
@@ -219,7 +241,7 @@ def parse_ndjson(stream: BinaryIO, chunk: int = CHUNK_BYTES) -> Iterator[tuple[i
             continue
         records += 1
         try:
-            value, end = DECODER.raw_decode(text, start)
+            value, end = _decode(text, start)
         except json.JSONDecodeError as error:
             yield number, Unparsable(f"invalid JSON: {error.msg} (column {error.colno})")
             continue

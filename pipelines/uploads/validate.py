@@ -3,7 +3,8 @@
 ``validate(record)`` returns a ``Transaction`` with every amount in integer minor units, or raises
 ``RecordRejected`` whose ``reason`` names the first offending field by its path inside the
 record (``lines[2].quantity: must be a non-zero integer``). The rules are those of ``format``.
-Money is never a binary float: a ``float`` is rejected (the parser yields ``Decimal``), and so is
+Money is never a binary float: a ``float`` is rejected (the parser yields ``JsonNumber``, the
+number's exact text; ``Decimal`` is accepted from other callers), and so is
 any amount that is not a whole number of cents.
 """
 
@@ -18,7 +19,7 @@ from typing import Any, NamedTuple
 
 from pipelines.common.inputs import field_name, nearest, quote
 from pipelines.uploads import format as fmt
-from pipelines.uploads.parse import DuplicateKeys, NonFinite, Unparsable
+from pipelines.uploads.parse import DuplicateKeys, JsonNumber, NonFinite, Unparsable
 
 _STORE_ID = re.compile(rf"[A-Za-z0-9._-]{{1,{fmt.MAX_STORE_ID}}}")
 _TRANSACTION_ID = re.compile(rf"[\x21-\x7e]{{1,{fmt.MAX_TRANSACTION_ID}}}")
@@ -36,7 +37,7 @@ _HUNDRED = Decimal(100)
 _MEMO_LIMIT = 100_000
 _KNOWN_IDS: set[str] = set()
 _KNOWN_AMOUNTS: dict[Any, int] = {0: 0}
-_AMOUNT_TYPES = frozenset((str, Decimal, int))
+_AMOUNT_TYPES = frozenset((str, JsonNumber, Decimal, int))
 
 
 class RecordRejected(Exception):
@@ -80,7 +81,7 @@ def _kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, (int, float, Decimal)):
+    if isinstance(value, (int, float, Decimal, JsonNumber)):
         text = str(value)
         return f"the number {text if len(text) <= 40 else text[:40] + '…'}"
     if isinstance(value, str):
@@ -118,7 +119,7 @@ def _check_keys(obj: dict, path: str, known: frozenset[str], required: tuple[str
 
 
 def _identifier(value: Any, path: str, pattern: re.Pattern, rule: str) -> str:
-    if not isinstance(value, str):
+    if type(value) is not str:
         raise _reject(path, f"must be a string, not {_kind(value)}")
     if not pattern.fullmatch(value):
         if _lone_surrogate(value):
@@ -133,14 +134,15 @@ def money(value: Any, path: str) -> int:
         raise _reject(path, f"must be an amount, not {_kind(value)}")
     if isinstance(value, int):
         cents = value * 100
-    elif isinstance(value, Decimal):
+    elif isinstance(value, (Decimal, JsonNumber)):
+        value = Decimal(value)
         if not value.is_finite() or value > fmt.MAX_UNIT_PRICE_MINOR:
             raise _reject(path, f"must be at most {fmt.MAX_UNIT_PRICE_MINOR // 100:,}, not {_kind(value)}")
         scaled = value * _HUNDRED
         if scaled != scaled.to_integral_value():
             raise _reject(path, f"must have at most 2 decimals, not {_kind(value)}")
         cents = int(scaled)
-    elif isinstance(value, str):
+    elif type(value) is str:
         match = _MONEY_TEXT.fullmatch(value)
         if not match:
             raise _reject(path, f'must be a decimal string with at most 2 decimals like "3.49", not {quote(value)}')
@@ -161,7 +163,10 @@ def _amount(cents: int) -> str:
 
 
 def _remember_amount(value: Any, cents: int) -> None:
-    if len(_KNOWN_AMOUNTS) < _MEMO_LIMIT and type(value) in _AMOUNT_TYPES:
+    # A JsonNumber equals the str of its text: remember only texts both forms accept alike.
+    if len(_KNOWN_AMOUNTS) < _MEMO_LIMIT and (
+        type(value) is int or (type(value) in (str, JsonNumber) and _MONEY_TEXT.fullmatch(value))
+    ):
         _KNOWN_AMOUNTS[value] = cents
 
 
@@ -226,15 +231,15 @@ def validate(record: Any) -> Transaction:
         record["transactionId"], "transactionId", _TRANSACTION_ID, "1–128 printable ASCII characters without spaces"
     )
     stamp = record["timestamp"]
-    if not isinstance(stamp, str) or not _TIMESTAMP.fullmatch(stamp):
-        shown = quote(stamp) if isinstance(stamp, str) else _kind(stamp)
+    if type(stamp) is not str or not _TIMESTAMP.fullmatch(stamp):
+        shown = quote(stamp) if type(stamp) is str else _kind(stamp)
         raise _reject("timestamp", f"must be ISO-8601 with a zone like 2026-11-20T14:03:07+01:00, not {shown}")
     try:
         datetime.fromisoformat(stamp)
     except ValueError:
         raise _reject("timestamp", f"is not a real date and time: {quote(stamp)}") from None
     currency = record.get("currency", fmt.DEFAULT_CURRENCY)
-    if not isinstance(currency, str) or currency not in fmt.CURRENCIES:
+    if type(currency) is not str or currency not in fmt.CURRENCIES:
         raise _reject("currency", f"must be a supported ISO 4217 code (USD, EUR, GBP …), not {_kind(currency)}")
     items = record["lines"]
     if not isinstance(items, list) or not items or len(items) > fmt.MAX_LINES:

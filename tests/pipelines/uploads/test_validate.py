@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from pipelines.uploads.format import schema
-from pipelines.uploads.parse import DuplicateKeys, NonFinite, Unparsable, parse_json
+from pipelines.uploads.parse import DuplicateKeys, JsonNumber, NonFinite, Unparsable, parse_json
 from pipelines.uploads.validate import Line, RecordRejected, money, validate
 
 GOOD = {
@@ -64,7 +64,19 @@ def test_currency_defaults_to_usd():
 
 @pytest.mark.parametrize(
     ("value", "cents"),
-    [(0, 0), (3, 300), ("3", 300), ("3.5", 350), ("3.49", 349), (Decimal("3.49"), 349), (Decimal("1.500"), 150)],
+    [
+        (0, 0),
+        (3, 300),
+        ("3", 300),
+        ("3.5", 350),
+        ("3.49", 349),
+        (Decimal("3.49"), 349),
+        (Decimal("1.500"), 150),
+        (JsonNumber("3.49"), 349),
+        (JsonNumber("1.500"), 150),
+        (JsonNumber("1e2"), 10000),
+        (JsonNumber("0.5E1"), 500),
+    ],
 )
 def test_money_is_exact_minor_units(value, cents):
     assert money(value, "x") == cents
@@ -75,6 +87,10 @@ def test_money_is_exact_minor_units(value, cents):
     [
         ("3.499", "at most 2 decimals"),
         (Decimal("0.125"), "at most 2 decimals"),
+        (JsonNumber("0.125"), "at most 2 decimals"),
+        (JsonNumber("1e-3"), "at most 2 decimals"),
+        (JsonNumber("-0.5"), "must not be negative"),
+        (JsonNumber("1e400"), "at most 1,000,000"),
         (3.49, "not a binary float"),
         ("-1.00", "decimal string"),
         (Decimal("-1"), "must not be negative"),
@@ -109,6 +125,13 @@ CASES = [
     ("unknown key", {**GOOD, "storeID": "S1"}, "storeID: unknown field (did you mean 'storeId'?)"),
     ("unknown line key", with_change("lines[1].price", 1), "lines[1].price: unknown field"),
     ("storeId number", with_change("storeId", 7), "storeId: must be a string, not the number 7"),
+    ("storeId fraction", with_change("storeId", JsonNumber("1.5")), "storeId: must be a string, not the number 1.5"),
+    ("timestamp fraction", with_change("timestamp", JsonNumber("1.5")), "timestamp: must be ISO-8601 with a zone like"),
+    (
+        "quantity number text",
+        with_change("lines[2].quantity", JsonNumber("2.0")),
+        "lines[2].quantity: must be a non-zero",
+    ),
     ("storeId empty", with_change("storeId", ""), "storeId: must be 1–64"),
     ("storeId spaces", with_change("storeId", "S 1"), "storeId: must be 1–64"),
     ("storeId too long", with_change("storeId", "S" * 65), "storeId: must be 1–64"),
@@ -177,6 +200,24 @@ def test_a_duplicate_key_inside_a_line_is_named_by_its_path():
         io.BytesIO(b'{"transactions": [' + json.dumps(GOOD, default=str).encode()[:-3] + b', "quantity": 2}]}]}')
     )
     assert reason(record) == "lines[2].quantity: appears more than once in the object"
+
+
+def test_an_amount_accepted_as_a_number_is_not_thereby_accepted_as_a_string():
+    number = with_change("lines[2].unitPrice", JsonNumber("4.500"))
+    assert validate(number).lines[2].unit_price == 450
+    assert validate(number).lines[2].unit_price == 450  # the second time through the fast path
+    assert reason(with_change("lines[2].unitPrice", "4.500")).startswith("lines[2].unitPrice: must be a decimal string")
+    assert validate(with_change("lines[2].unitPrice", JsonNumber("4.5"))).lines[2].unit_price == 450
+    assert validate(with_change("lines[2].unitPrice", "4.5")).lines[2].unit_price == 450
+
+
+def test_the_fast_path_rejects_exactly_what_the_full_check_rejects():
+    validate(GOOD)  # every id and amount of GOOD is now known
+    assert reason(with_change("lines[0].discount", "7.51")).startswith("lines[0].discount: 7.51 is more than")
+    assert reason(with_change("lines[1].discount", "20.01")).startswith("lines[1].discount: 20.01 is more than")
+    assert validate(with_change("lines[1].discount", "20")).lines[1].net == 0
+    assert reason(with_change("lines[0].quantity", 100_001)).startswith("lines[0].quantity")
+    assert reason(with_change("lines[0].quantity", True)).startswith("lines[0].quantity")
 
 
 def test_the_first_failing_line_is_the_one_named():
