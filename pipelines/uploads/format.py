@@ -17,7 +17,7 @@ module; ``validate`` enforces the same rules and is what the pipeline runs.
 Transaction fields (no others are allowed):
 
 - ``storeId``: 1–64 characters of ``A-Z a-z 0-9 . _ -``.
-- ``transactionId``: 1–128 printable characters, unique per store within a file: a later
+- ``transactionId``: 1–128 printable ASCII characters without spaces, unique per store within a file: a later
   transaction repeating a ``(storeId, transactionId)`` of the same file is rejected as a duplicate
   (the first one counts). Across files nothing is deduplicated: two files add up.
 - ``timestamp``: ISO-8601 ``YYYY-MM-DDTHH:MM[:SS[.ffffff]]`` with a zone, ``Z`` or ``±HH:MM``.
@@ -34,6 +34,10 @@ Transaction fields (no others are allowed):
     decimal, never a binary float) or a decimal string (``"3.49"``);
   - ``discount``: optional, default 0, same money form, the line's total discount:
     0 ≤ discount ≤ |quantity| × unitPrice.
+
+Unknown fields, a field given twice in one object, wrong types, lone surrogates (``\\ud800``) and
+``NaN``/``Infinity`` reject the record; each rejection names the field and the record's position
+(its index in ``transactions``, or its NDJSON line number).
 
 Amounts are carried in **minor units** (cents) as integers. A line's net amount is
 ``sign(quantity) × (|quantity| × unitPrice − discount)``: a refund line returns what was paid.
