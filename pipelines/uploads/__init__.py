@@ -1,0 +1,7 @@
+"""The uploads pipeline's pure logic: an uploaded sales file → per (store, business date) summaries.
+
+``format`` documents the file, ``parse`` streams its records, ``validate`` checks each one,
+``aggregate`` sums the accepted ones per store-day, ``contributions`` keeps every store-day the
+sum of the latest version of each upload that touched it, ``generate`` writes sample files.
+No module here imports boto3 or pulumi.
+"""
