@@ -36,7 +36,7 @@ from botocore.credentials import Credentials
 from moto import mock_aws
 
 from infra.components.triggers import SCHEDULED_TIME_PLACEHOLDER
-from infra.sandbox import eventbridge, iam, lambda_runner
+from infra.sandbox import eventbridge, iam, interpreter, lambda_runner
 from infra.sandbox.databases import DatabaseFleet
 from infra.sandbox.http_api import HttpApiServer
 from infra.sandbox.mocks import REGION, EmulatorMocks
@@ -92,6 +92,7 @@ class Sandbox:
         self.services: dict = {}
         self.events = eventbridge.EventRouter(self.iam, REGION)  # rule → state machine deliveries
         self._undo_events = None
+        self._undo_interpreter = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -105,6 +106,7 @@ class Sandbox:
             raise
         lambda_runner.install()
         self._undo_events = self.events.install()
+        self._undo_interpreter = interpreter.install()
         reset_clients()
         reset_secret_cache()
         return self
@@ -119,6 +121,8 @@ class Sandbox:
             cleanup.callback(lambda_runner.RUNTIME_ENVIRONMENT.pop, SSLROOTCERT_ENV, None)
             if self._undo_events is not None:
                 cleanup.callback(self._undo_events)
+            if self._undo_interpreter is not None:
+                cleanup.callback(self._undo_interpreter)
             if self.databases is not None:
                 cleanup.callback(self.databases.close)
             if self.http is not None:

@@ -1,0 +1,59 @@
+"""Fixes to moto's ASL interpreter where it differs from Step Functions (installed by ``Sandbox``).
+
+- ``arn:aws:states:::states:startExecution``: Step Functions takes the documented parameter names
+  (``StateMachineArn``, ``Input``, ``Name``); moto hands them to boto3 as they are, whose
+  ``StartExecution`` members are ``stateMachineArn``, ``input`` and ``name``, and every such task
+  fails with ``States.Runtime`` (KeyError 'StateMachineArn'). Here they are renamed to the API's
+  members first, as the service does. Its result is the API's answer as Step Functions shows
+  it, ``{"ExecutionArn", "StartDate"}`` with the date in epoch milliseconds; moto leaves boto3's
+  ``startDate`` datetime in the state, which then fails every later read of the execution.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
+
+
+def _api_member(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _as_shown_by_step_functions(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key[:1].upper() + key[1:]: _as_shown_by_step_functions(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_shown_by_step_functions(item) for item in value]
+    if isinstance(value, datetime.datetime):
+        return value.timestamp() * 1000
+    return value
+
+
+def install() -> Callable[[], None]:
+    """Patch the interpreter; returns the undo."""
+    task = state_task_service_sfn.StateTaskServiceSfn
+    original = task._normalise_parameters
+    original_eval = task._eval_service_task
+
+    def evaluate(self, env, *args, **kwargs) -> None:
+        original_eval(self, env, *args, **kwargs)
+        env.stack.append(_as_shown_by_step_functions(env.stack.pop()))
+
+    def normalise(self, parameters: dict, boto_service_name=None, service_action_name=None) -> None:
+        original(self, parameters, boto_service_name, service_action_name)
+        for name in list(parameters):
+            member = _api_member(name)
+            if member != name:
+                parameters[member] = parameters.pop(name)
+
+    task._normalise_parameters = normalise
+    task._eval_service_task = evaluate
+
+    def undo() -> None:
+        task._normalise_parameters = original
+        task._eval_service_task = original_eval
+
+    return undo
