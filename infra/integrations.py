@@ -19,6 +19,8 @@ from infra import asl
 from infra.components import grants as g
 
 STATES = "arn:aws:states:::"
+# What startExecution answers for a name already used (running or finished, within 90 days).
+SFN_ALREADY_STARTED = "StepFunctions.ExecutionAlreadyExistsException"
 
 
 @dataclass(frozen=True)
@@ -411,20 +413,26 @@ def start_execution(
     input_path: str = "$",
     name_path: str | None = None,
     retries: Sequence[Mapping[str, Any]] | None = None,
+    already_started_to: str | None = None,
     **common,
 ) -> asl.Task:
     """Start another state machine without waiting for it (``states:startExecution``).
 
     ``name_path`` gives the execution a name from the state, which makes a retried start
-    idempotent (Step Functions refuses a second execution of the same name).
+    idempotent (Step Functions refuses a second execution of the same name); with
+    ``already_started_to``, that refusal goes there instead of to ``catch_to``.
     """
     parameters: dict[str, Any] = {"StateMachineArn": state_machine_arn, "Input.$": input_path}
     if name_path:
         parameters["Name.$"] = name_path
-    return _task(
+    task = _task(
         f"{STATES}states:startExecution",
         parameters,
         [g.start_execution(state_machine_arn)],
         retries=retries if retries is not None else [asl.retry(asl.SFN_TRANSIENT_ERRORS)],
         **common,
     )
+    if already_started_to:
+        already = {"ErrorEquals": [SFN_ALREADY_STARTED], "ResultPath": "$.alreadyStarted", "Next": already_started_to}
+        task.state["Catch"].insert(0, already)
+    return task

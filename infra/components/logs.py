@@ -46,9 +46,9 @@ def lambda_log_group_name(function_name: str) -> str:
     return f"/aws/lambda/{function_name}"
 
 
-def state_machine_log_group_name(name_prefix: str, pipeline: str) -> str:
-    """Step Functions' vended logs of one pipeline."""
-    return f"/aws/vendedlogs/states/{owner(name_prefix, pipeline)}"
+def state_machine_log_group_name(name_prefix: str, pipeline: str, machine: str = "") -> str:
+    """Step Functions' vended logs of one pipeline's state machine (``machine``: a second one's suffix)."""
+    return f"/aws/vendedlogs/states/{owner(name_prefix, pipeline)}{f'-{machine}' if machine else ''}"
 
 
 def api_access_log_group_name(name_prefix: str, pipeline: str, api: str = "start") -> str:

@@ -74,6 +74,10 @@ class StepFunctionPipelineArgs:
     functions: Mapping[str, FunctionSpec]
     render_definition: DefinitionRenderer
     references: Mapping[str, pulumi.Input[Any]] = field(default_factory=dict)
+    # A second state machine of the pipeline (e.g. a trigger's router) is named <owner>-<machine>.
+    machine: str = ""
+    # EXPRESS for short, high-rate machines such as a router; STANDARD otherwise.
+    express: bool = False
 
 
 def function_name(prefix: str, pipeline: str, key: str) -> str:
@@ -93,7 +97,7 @@ def state_machine_policy(definition: asl.Definition) -> str:
 
 
 class StepFunctionPipeline(pulumi.ComponentResource):
-    """A STANDARD state machine with logging (ALL, no execution data) and tracing, and its functions."""
+    """A state machine (STANDARD, or EXPRESS) with logging (ALL, no execution data) and tracing, and its functions."""
 
     def __init__(self, name: str, args: StepFunctionPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:components:StepFunctionPipeline", name, None, opts)
@@ -128,11 +132,11 @@ class StepFunctionPipeline(pulumi.ComponentResource):
                 opts=child,
             )
 
-        machine_name = stack.owner(args.pipeline)
+        machine_name = stack.owner(args.pipeline) + (f"-{args.machine}" if args.machine else "")
         self.log_group = logs.encrypted_log_group(
             f"{name}-sfn-logs",
             logs.LogGroupArgs(
-                logs.state_machine_log_group_name(stack.name_prefix, args.pipeline),
+                logs.state_machine_log_group_name(stack.name_prefix, args.pipeline, args.machine),
                 stack.log_retention_days,
                 args.key_arn,
                 tags,
@@ -158,7 +162,7 @@ class StepFunctionPipeline(pulumi.ComponentResource):
         self.state_machine = aws.sfn.StateMachine(
             f"{name}-sfn",
             name=machine_name,
-            type="STANDARD",
+            type="EXPRESS" if args.express else "STANDARD",
             role_arn=self.role.arn,
             definition=rendered.apply(definition_json),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(

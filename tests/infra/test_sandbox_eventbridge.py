@@ -148,6 +148,63 @@ def test_put_events_from_aws_s3_is_delivered_and_a_duplicate_starts_a_second_exe
     assert "ingestion-time" not in event
 
 
+# --- once per object: the rule starts a router, which names the run by the object write -----------------
+
+
+def _once_program():
+    stack = StackContext("sw-test", REGION, ACCOUNT_ID, 30, FunctionRuntime("python3.12", "x86_64", "INFO", None, []))
+    bucket = aws.s3.Bucket("once-bucket")
+    key = aws.kms.Key("once-key")
+    role = aws.iam.Role("once-machine-role", assume_role_policy=trust("states.amazonaws.com"))
+    machine = aws.sfn.StateMachine("once-machine", role_arn=role.arn, definition=PASS)
+    args = S3ObjectCreatedArgs(
+        PipelineOwner(stack, "uploads"), machine.arn, bucket.bucket, "uploads/", once_per_object=True, key_arn=key.arn
+    )
+    trigger = S3ObjectCreated("once", args)
+    pulumi.export("bucket", bucket.bucket)
+    pulumi.export("machine", machine.arn)
+    pulumi.export("router", trigger.router.arn)
+
+
+@pytest.fixture(scope="module")
+def once(sandbox, uploads):  # after `uploads`: one program at a time under the mock runtime
+    mocks = EmulatorMocks(TRANSLATORS, region=REGION, clients=sandbox.client)
+    pulumi_settings.reset_options(project="stepworks", stack="test")
+    pulumi.runtime.set_all_config({"aws:region": REGION}, [])
+    pulumi.runtime.set_mocks(mocks, project="stepworks", stack="test", preview=False)
+    _sync_await(run_pulumi_func(_once_program))
+    return _sync_await(pulumi.Output.from_input(dict(pulumi_settings.get_root_resource().outputs)).future())
+
+
+def test_once_per_object_a_redelivered_event_never_starts_a_second_run(sandbox, once):
+    sfn = sandbox.client("stepfunctions")
+
+    def runs() -> list[dict]:
+        return sfn.list_executions(stateMachineArn=once["machine"])["executions"]
+
+    (delivery,) = _upload(sandbox, once["bucket"], "uploads/store 1.json", b"first")
+    assert delivery.status == "STARTED" and once["router"].rsplit(":", 1)[-1] in delivery.execution_arn
+    assert sandbox.wait(delivery.execution_arn).status == "SUCCEEDED"
+    (run,) = runs()
+    assert len(run["name"]) == 64 and int(run["name"], 16) >= 0  # SHA-256 of the object write
+    assert sandbox.wait(run["executionArn"]).output == delivery.event  # the target gets the event itself
+
+    # EventBridge redelivers the same event: the router finds the name taken and ends quietly.
+    entry = {"Source": "aws.s3", "DetailType": "Object Created", "Detail": json.dumps(delivery.event["detail"])}
+    before = len(sandbox.events.wait_idle())
+    sandbox.client("events").put_events(Entries=[entry])
+    (again,) = sandbox.events.wait_idle()[before:]
+    redelivered = sandbox.wait(again.execution_arn)
+    assert redelivered.status == "SUCCEEDED"
+    assert redelivered.output["alreadyStarted"]["Error"] == "StepFunctions.ExecutionAlreadyExistsException"
+    assert len(runs()) == 1
+
+    # A new write of the same key is a new object write: a second run.
+    (corrected,) = _upload(sandbox, once["bucket"], "uploads/store 1.json", b"corrected")
+    assert sandbox.wait(corrected.execution_arn).status == "SUCCEEDED"
+    assert len(runs()) == 2
+
+
 # --- a target declared by hand: role, retry policy, dead-letter queue ---------------------------------------
 
 

@@ -4,9 +4,10 @@ import json
 
 import pulumi
 
+from infra import asl
 from infra.cli import main as cli_main
 from infra.components.stack import FunctionRuntime, PipelineOwner, StackContext
-from infra.components.triggers import S3ObjectCreated, S3ObjectCreatedArgs, object_created_pattern
+from infra.components.triggers import EXECUTION_NAME, S3ObjectCreated, S3ObjectCreatedArgs, object_created_pattern
 from infra.sandbox.mocks import ACCOUNT_ID, RecordingMocks
 
 
@@ -68,3 +69,40 @@ def test_s3_object_created_enables_eventbridge_and_targets_the_machine_with_a_st
         "ArnLike": {"aws:SourceArn": rule.outputs["arn"]},
     }
     assert role.inputs["path"] == "/sw-test/uploads/"
+
+
+def test_once_per_object_puts_an_express_router_between_the_rule_and_the_machine_and_a_dead_letter_queue():
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, preview=False)
+    machine = "arn:aws:states:us-west-2:123456789012:stateMachine:sw-test-uploads"
+    key = "arn:aws:kms:us-west-2:123456789012:key/11111111-2222-3333-4444-555555555555"
+    dlq = "arn:aws:sqs:us-west-2:123456789012:sw-test-uploads-dlq"
+
+    @pulumi.runtime.test
+    def declare():
+        stack = StackContext(
+            "sw-test", "us-west-2", ACCOUNT_ID, 30, FunctionRuntime("python3.12", "x86_64", "INFO", None, [])
+        )
+        args = S3ObjectCreatedArgs(
+            PipelineOwner(stack, "uploads"), machine, "bucket-1", "uploads/", True, key_arn=key, dead_letter_arn=dlq
+        )
+        return S3ObjectCreated("uploads", args).rule.name
+
+    declare()
+    (router,) = mocks.of_type("aws:sfn/stateMachine:StateMachine")
+    assert (router.inputs["name"], router.inputs["type"]) == ("sw-test-uploads-start", "EXPRESS")
+    definition = json.loads(router.inputs["definition"])
+    assert asl.check_definition(definition) == []
+    start = definition["States"][definition["StartAt"]]
+    assert start["Parameters"] == {"StateMachineArn": machine, "Input.$": "$", "Name.$": EXECUTION_NAME}
+    assert [c["Next"] for c in start["Catch"]] == ["AlreadyStarted", "Failed"]
+    (target,) = mocks.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    assert target.inputs["arn"] == router.outputs["arn"]
+    assert target.inputs["deadLetterConfig"] == {"arn": dlq}
+    policies = {p.name: json.loads(p.inputs["policy"]) for p in mocks.of_type("aws:iam/rolePolicy:RolePolicy")}
+    # EventBridge may start the router only; the router may start the machine only.
+    assert policies["uploads-target-policy"]["Statement"][0]["Resource"] == [router.outputs["arn"]]
+    (router_start,) = [
+        s for s in policies["uploads-router-sfn-policy"]["Statement"] if "states:StartExecution" in s["Action"]
+    ]
+    assert router_start["Resource"] == [machine]
