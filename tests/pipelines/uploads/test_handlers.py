@@ -217,3 +217,11 @@ def test_a_malformed_event_names_the_field(aws, lambda_context, event, field):
     with pytest.raises(InvalidInputError) as caught:
         process_upload(event, lambda_context)
     assert caught.value.field == field
+
+
+def test_a_corrected_upload_without_rejects_removes_the_stale_rejects(aws, lambda_context):
+    bad_body, _ = sample(3, bad_ratio=0.005, lines=8000)
+    first = process_upload(put(aws, "uploads/sales.json", bad_body), lambda_context)
+    assert first["rejected"] and keys(aws, "rejects/") == [first["rejectsKey"]]
+    process_upload(put(aws, "uploads/sales.json", sample(5)[0]), lambda_context)
+    assert keys(aws, "rejects/") == []

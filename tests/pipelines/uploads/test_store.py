@@ -150,3 +150,20 @@ def test_snapshot_refuses_fractional_numbers():
     snapshot = StoreDaySnapshot(("S", "D"), {"revision": Decimal("1.5")})
     with pytest.raises(ValueError):
         _ = snapshot.revision
+
+
+def test_two_versions_of_one_upload_racing_end_with_the_later_one(aws, store, monkeypatch):
+    store(contribution("uploads/a.json", "v1", summaries(1), sequencer="0001"))
+    original = SummaryTable.transact
+    raced = []
+
+    def transact(self, writes):
+        if not raced:  # v2 is half-way when v3 (a later S3 write) is processed from start to end
+            raced.append(None)
+            raced[0] = store(contribution("uploads/a.json", "v3", summaries(3), sequencer="0003"))
+        return original(self, writes)
+
+    monkeypatch.setattr(SummaryTable, "transact", transact)
+    late = store(contribution("uploads/a.json", "v2", summaries(2), sequencer="0002"))
+    assert raced[0].outcome == "replaced" and late.outcome == "stale" and late.conflicts >= 1
+    assert stored(aws) == summaries(3)
