@@ -19,7 +19,7 @@ which is what a concurrent execution having written first looks like. The caller
 and re-plans. Each store-day is applied on its own, so a crash half-way leaves every store-day
 either fully at the old version or fully at the new one, and a rerun finishes the rest.
 
-Intended DynamoDB layout (the write plan is not part of this module): see ``layout``.
+DynamoDB layout: see ``layout``; the write plan that runs these changes: ``store``.
 """
 
 from __future__ import annotations

@@ -29,3 +29,15 @@ class ContributionConflictError(RetryableError):
 
 class CurrencyConflictError(NonRetryableError):
     """An upload's store-day is in another currency than the other uploads for that store-day."""
+
+
+class UploadTooLargeError(UploadError):
+    """The object is larger than MAX_FILE_MB: it is quarantined unread."""
+
+
+class TooManyRejectsError(UploadError):
+    """More than MAX_REJECT_RATIO of the records were rejected: nothing is loaded."""
+
+
+class UploadMissingError(NonRetryableError):
+    """The object (or the version) the event names does not exist any more."""

@@ -1,6 +1,7 @@
 """The intended DynamoDB layout of the summaries, and the split of per-product maps under 400 KB.
 
-One table, keys ``pk`` (string) and ``sk`` (string); the DynamoDB write plan comes later.
+One table, keys ``pk`` (string) and ``sk`` (string); the items are built in ``items`` and written
+by ``store`` (the write plan: one transaction per store-day, conditioned on a ``revision``).
 
 - **Summary item**, one per store-day: ``pk = "<storeId>#<businessDate>"``, ``sk = "summary"``;
   attributes ``storeId``, ``businessDate``, ``currency``, ``revenue``, ``units``,

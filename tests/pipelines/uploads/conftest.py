@@ -1,0 +1,70 @@
+"""Fixtures for the uploads adapter and handler tests: moto S3 (versioned bucket) and the summaries table."""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+BUCKET = "uploads-test"
+TABLE = "uploads-summaries-test"
+
+
+@pytest.fixture
+def lambda_context():
+    """The attributes Powertools' inject_lambda_context reads."""
+    return SimpleNamespace(
+        function_name="uploads-test",
+        memory_limit_in_mb=1769,
+        invoked_function_arn="arn:aws:lambda:eu-west-2:123456789012:function:uploads-test",
+        aws_request_id=str(uuid.uuid4()),
+    )
+
+
+def create_table(dynamodb, name: str = TABLE) -> None:
+    """The summaries table of ``layout``: pk/sk strings, GSI byDate (gsiDate, gsiStore)."""
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsiDate", "gsiStore")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byDate",
+                "KeySchema": [
+                    {"AttributeName": "gsiDate", "KeyType": "HASH"},
+                    {"AttributeName": "gsiStore", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """A fresh moto per test: a versioned bucket and an empty summaries table; env for the handler."""
+    from moto import mock_aws
+
+    from pipelines.common.aws import client, reset_clients
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-2",
+        "AWS_REGION": "eu-west-2",
+        "SUMMARY_TABLE_NAME": TABLE,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("MAX_FILE_MB", raising=False)
+    monkeypatch.delenv("MAX_REJECT_RATIO", raising=False)
+    reset_clients()
+    with mock_aws():
+        s3 = client("s3")
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        create_table(client("dynamodb"))
+        yield SimpleNamespace(s3=s3, dynamodb=client("dynamodb"))
+    reset_clients()

@@ -1,0 +1,169 @@
+"""The DynamoDB write plan against moto: idempotent, replacing, summing, and safe under concurrency."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from pipelines.uploads import aggregate, generate, parse
+from pipelines.uploads.contributions import Contribution, Source
+from pipelines.uploads.errors import ContributionConflictError
+from pipelines.uploads.items import StoreDaySnapshot
+from pipelines.uploads.layout import PRODUCT_PARTS
+from pipelines.uploads.objects import ContributionArchive, UploadBucket
+from pipelines.uploads.store import Conflict, SummaryTable, store_contribution
+from pipelines.uploads.summary import StoreDay
+from tests.pipelines.uploads.conftest import BUCKET, TABLE
+
+
+def summaries(seed: int, stores: int = 3, days: int = 2, lines: int = 400) -> dict:
+    out = io.BytesIO()
+    generate.write(out, stores, days, lines, seed=seed)
+    out.seek(0)
+    return aggregate.run(parse.parse(out, "x.json")).summaries
+
+
+def contribution(key: str, version: str, data: dict, sequencer: str | None = None) -> Contribution:
+    return Contribution(Source(BUCKET, key), version, data, sequencer)
+
+
+def stored(aws) -> dict[tuple[str, str], StoreDay]:
+    """Every store-day in the table, summary and all parts, read back through the item model."""
+    table = SummaryTable(TABLE)
+    keys = {
+        (i["storeId"]["S"], i["businessDate"]["S"])
+        for i in aws.dynamodb.scan(TableName=TABLE)["Items"]
+        if i["sk"]["S"] == "summary"
+    }
+    return {k: table.read_store_day(k, set(range(PRODUCT_PARTS))).total().summary for k in keys}
+
+
+def added(*parts: dict) -> dict:
+    total: dict = {}
+    for part in parts:
+        for key, day in part.items():
+            total.setdefault(key, StoreDay(day.currency)).add(day)
+    return total
+
+
+@pytest.fixture
+def store(aws):
+    table, archive = SummaryTable(TABLE), ContributionArchive(UploadBucket(BUCKET))
+    return lambda c: store_contribution(c, table, archive)
+
+
+def test_a_new_upload_is_stored_exactly_with_writes_per_store_day(aws, store):
+    data = summaries(1)
+    result = store(contribution("uploads/a.json", "v1", data))
+    assert result.outcome == "new"
+    assert stored(aws) == data
+    assert result.store_days == len(data) == result.transactions
+    assert len(data) + 1 < result.writes <= len(data) * (1 + PRODUCT_PARTS) + 1
+    item = aws.dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "S001#2026-11-20"}, "sk": {"S": "summary"}})
+    assert "N" in item["Item"]["revenue"] and "." not in item["Item"]["revenue"]["N"]
+
+
+def test_the_same_version_twice_writes_nothing(aws, store):
+    data = summaries(1)
+    store(contribution("uploads/a.json", "v1", data))
+    before = aws.dynamodb.scan(TableName=TABLE)["Items"]
+    result = store(contribution("uploads/a.json", "v1", summaries(1)))
+    assert (result.outcome, result.writes, result.store_days) == ("unchanged", 0, 0)
+    assert aws.dynamodb.scan(TableName=TABLE)["Items"] == before
+
+
+def test_a_corrected_upload_replaces_its_previous_contribution(aws, store):
+    store(contribution("uploads/a.json", "v1", summaries(1, days=3)))
+    corrected = summaries(2, days=1)
+    result = store(contribution("uploads/a.json", "v2", corrected))
+    assert result.outcome == "replaced"
+    assert stored(aws) == corrected  # store-days only v1 had are gone
+
+
+def test_an_older_version_delivered_late_changes_nothing(aws, store):
+    store(contribution("uploads/a.json", "v2", summaries(2), sequencer="00B2"))
+    result = store(contribution("uploads/a.json", "v1", summaries(1), sequencer="00A1"))
+    assert (result.outcome, result.writes) == ("stale", 0)
+    assert stored(aws) == summaries(2)
+
+
+def test_two_uploads_for_the_same_store_days_add_up(aws, store):
+    first, second = summaries(1), summaries(2)
+    store(contribution("uploads/a.json", "v1", first))
+    store(contribution("uploads/b.json", "v1", second))
+    assert stored(aws) == added(first, second)
+    store(contribution("uploads/b.json", "v2", summaries(3)))
+    assert stored(aws) == added(first, summaries(3))
+
+
+def test_a_writer_that_loses_the_race_rereads_and_both_count(aws, store, monkeypatch):
+    first, second = summaries(1), summaries(2)
+    original = SummaryTable.transact
+    interleaved = []
+
+    def transact(self, writes):
+        if not interleaved:  # writer A has read a store-day; B now writes every one of them first
+            interleaved.append(None)
+            interleaved[0] = store(contribution("uploads/b.json", "v1", second))
+        return original(self, writes)
+
+    monkeypatch.setattr(SummaryTable, "transact", transact)
+    result = store(contribution("uploads/a.json", "v1", first))
+    assert result.conflicts >= 1 and result.outcome == "new"
+    assert interleaved[0].conflicts == 0
+    assert stored(aws) == added(first, second)
+
+
+def test_a_writer_that_keeps_losing_raises_the_retryable_conflict(aws, store, monkeypatch):
+    def transact(self, writes):
+        raise Conflict("always")
+
+    monkeypatch.setattr(SummaryTable, "transact", transact)
+    monkeypatch.setattr("pipelines.uploads.store._PAUSE_SECONDS", 0)
+    with pytest.raises(ContributionConflictError):
+        store(contribution("uploads/a.json", "v1", summaries(1)))
+    assert aws.dynamodb.scan(TableName=TABLE)["Items"] == []
+
+
+def test_a_replayed_half_done_upload_finishes_without_double_counting(aws, store, monkeypatch):
+    data = summaries(1)
+    calls = []
+    original = SummaryTable.put_pointer
+
+    def crash(self, item, expected):
+        calls.append(item)
+        raise RuntimeError("the function died before the pointer moved")
+
+    monkeypatch.setattr(SummaryTable, "put_pointer", crash)
+    with pytest.raises(RuntimeError):
+        store(contribution("uploads/a.json", "v1", data))
+    monkeypatch.setattr(SummaryTable, "put_pointer", original)
+    result = store(contribution("uploads/a.json", "v1", data))
+    assert result.store_days == 0 and result.writes == 1  # only the pointer
+    assert stored(aws) == data
+
+
+def test_snapshot_refuses_fractional_numbers():
+    from decimal import Decimal
+
+    snapshot = StoreDaySnapshot(("S", "D"), {"revision": Decimal("1.5")})
+    with pytest.raises(ValueError):
+        _ = snapshot.revision
+
+
+def test_two_versions_of_one_upload_racing_end_with_the_later_one(aws, store, monkeypatch):
+    store(contribution("uploads/a.json", "v1", summaries(1), sequencer="0001"))
+    original = SummaryTable.transact
+    raced = []
+
+    def transact(self, writes):
+        if not raced:  # v2 is half-way when v3 (a later S3 write) is processed from start to end
+            raced.append(None)
+            raced[0] = store(contribution("uploads/a.json", "v3", summaries(3), sequencer="0003"))
+        return original(self, writes)
+
+    monkeypatch.setattr(SummaryTable, "transact", transact)
+    late = store(contribution("uploads/a.json", "v2", summaries(2), sequencer="0002"))
+    assert raced[0].outcome == "replaced" and late.outcome == "stale" and late.conflicts >= 1
+    assert stored(aws) == summaries(3)
