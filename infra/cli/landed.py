@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -145,31 +146,31 @@ def _row_change(table: str, before: int | None, after: int) -> str:
     return f"    {table}: {delta:+,} row{'' if abs(delta) == 1 else 's'} ({after:,} in all)"
 
 
+def _changes(label: str, noun: str, old: dict, new: dict, describe: Callable[[str, Any], str]) -> list[str]:
+    """A heading counting new, changed and deleted entries of one store, then each new or changed one."""
+    touched = [key for key, value in new.items() if old.get(key) != value]
+    removed = set(old) - set(new)
+    if not touched and not removed:
+        return []
+    created = sum(1 for key in touched if key not in old)
+    heading = f"{label}: {_plural(created, noun)}"
+    heading += f", {len(touched) - created} changed" if len(touched) > created else ""
+    heading += f", {len(removed)} deleted" if removed else ""
+    return [heading, *_shown([describe(key, new[key]) for key in touched])]
+
+
 def changes(before: Snapshot, after: Snapshot) -> list[str]:
     """What is new or changed in ``after``, a heading line per store and a line per object, item or table."""
     lines: list[str] = []
     for bucket, objects in after.objects.items():
-        old = before.objects.get(bucket, {})
-        touched = sorted(key for key, meta in objects.items() if old.get(key) != meta)
-        removed = sorted(set(old) - set(objects))
-        if touched or removed:
-            new = sum(1 for key in touched if key not in old)
-            heading = f"S3 s3://{bucket}: {_plural(new, 'new object')}"
-            heading += f", {len(touched) - new} changed" if len(touched) > new else ""
-            heading += f", {len(removed)} deleted" if removed else ""
-            lines.append(heading)
-            lines += _shown([f"    {key} ({_size(objects[key][1])})" for key in touched])
+        lines += _changes(
+            f"S3 s3://{bucket}", "new object", before.objects.get(bucket, {}), dict(sorted(objects.items())),
+            lambda key, meta: f"    {key} ({_size(meta[1])})",
+        )  # fmt: skip
     for table, items in after.items.items():
-        old = before.items.get(table, {})
-        touched = [key for key, item in items.items() if old.get(key) != item]
-        removed = set(old) - set(items)
-        if touched or removed:
-            new = sum(1 for key in touched if key not in old)
-            heading = f"DynamoDB {table}: {_plural(new, 'new item')}"
-            heading += f", {len(touched) - new} changed" if len(touched) > new else ""
-            heading += f", {len(removed)} deleted" if removed else ""
-            lines.append(heading)
-            lines += _shown([f"    {_cut(items[key])}" for key in touched])
+        lines += _changes(
+            f"DynamoDB {table}", "new item", before.items.get(table, {}), items, lambda key, item: f"    {_cut(item)}"
+        )
     for database, counts in after.rows.items():
         old = before.rows.get(database, {})
         moved = [_row_change(name, old.get(name), count) for name, count in counts.items() if count != old.get(name)]
