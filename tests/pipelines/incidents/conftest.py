@@ -12,6 +12,7 @@ import pytest
 
 from infra.sandbox.fakes.pagerduty import DEFAULT_TOKEN, PagerDutyFake
 from infra.sandbox.postgres import TemporaryPostgres
+from tests.pipelines.fake_aws import set_fake_aws_environment
 
 # A fixed window so generated data and assertions never depend on the clock.
 SINCE = datetime(2026, 3, 1, tzinfo=UTC)
@@ -89,14 +90,7 @@ def aws(monkeypatch):
     from pipelines.common.aws import reset_clients
     from pipelines.common.secrets import reset_secret_cache
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-2",
-        "AWS_REGION": "eu-west-2",
-    }.items():
-        monkeypatch.setenv(name, value)
+    set_fake_aws_environment(monkeypatch)
     reset_clients()
     reset_secret_cache()
     with mock_aws():

@@ -11,6 +11,7 @@ import pytest
 
 from infra.sandbox.fakes.provider import ProviderFake
 from infra.sandbox.fakes.radar import RadarFake
+from tests.pipelines.fake_aws import set_fake_aws_environment
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 RADAR_TOKEN = "radar-token-for-tests"
@@ -76,14 +77,7 @@ def _moto():
     from pipelines.common.secrets import reset_secret_cache
 
     patch = pytest.MonkeyPatch()
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-2",
-        "AWS_REGION": "eu-west-2",
-    }.items():
-        patch.setenv(name, value)
+    set_fake_aws_environment(patch)
     reset_clients()
     reset_secret_cache()
     try:

@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.pipelines.fake_aws import set_fake_aws_environment
+
 BUCKET = "uploads-test"
 TABLE = "uploads-summaries-test"
 
@@ -49,15 +51,7 @@ def aws(monkeypatch):
 
     from pipelines.common.aws import client, reset_clients
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-2",
-        "AWS_REGION": "eu-west-2",
-        "SUMMARY_TABLE_NAME": TABLE,
-    }.items():
-        monkeypatch.setenv(name, value)
+    set_fake_aws_environment(monkeypatch, SUMMARY_TABLE_NAME=TABLE)
     monkeypatch.delenv("MAX_FILE_MB", raising=False)
     monkeypatch.delenv("MAX_REJECT_RATIO", raising=False)
     reset_clients()
