@@ -221,6 +221,20 @@ class Section:
             raise ConfigError(f"{self.key(name)}: {describe(value)} is not allowed; allowed: true or false")
         return value
 
+    def fraction(self, name: str, default: float) -> float:
+        """A number within 0–1 (``0.01`` or the string ``pulumi config set`` stores, ``"0.01"``)."""
+        value = self.values.get(name, default)
+        if isinstance(value, str):
+            try:
+                value = float(value) if value.strip() else value
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise ConfigError(f"{self.key(name)}: {describe(value)} is not a number; allowed: 0–1 (0.01 is 1 %)")
+        if not 0 <= value <= 1:
+            raise ConfigError(f"{self.key(name)}: {describe(value)} is out of range; allowed: 0–1 (0.01 is 1 %)")
+        return float(value)
+
     def memory_mb(self, name: str = "memory", default: int = 256) -> int:
         """Lambda memory in MB (128–10240)."""
         return self.integer(name, default, *MEMORY_RANGE_MB)

@@ -63,12 +63,19 @@ def synthesize(run: ProgramRun, out: Path) -> list[Path]:
     return written
 
 
+def machine_label(pipeline: str, machine_name: str) -> str:
+    """``uploads`` for a pipeline's own machine (``sw-dev-uploads``), ``uploads-start`` for its second one."""
+    _, found, suffix = machine_name.partition(f"-{pipeline}")
+    return f"{pipeline}{suffix}" if found else pipeline
+
+
 def definitions(run: ProgramRun) -> dict[str, dict]:
-    """The rendered definition of each pipeline's state machine, by pipeline."""
-    return {
-        (machine.inputs.get("tags") or {}).get("pipeline", machine.name): json.loads(machine.inputs["definition"])
-        for machine in run.of_type("aws:sfn/stateMachine:StateMachine")
-    }
+    """The rendered definition of each state machine, by pipeline (``<pipeline>-<machine>`` for a second one)."""
+    found = {}
+    for machine in run.of_type("aws:sfn/stateMachine:StateMachine"):
+        pipeline = (machine.inputs.get("tags") or {}).get("pipeline", machine.name)
+        found[machine_label(pipeline, str(machine.inputs.get("name") or ""))] = json.loads(machine.inputs["definition"])
+    return found
 
 
 def docs_pages(run: ProgramRun) -> dict[str, str]:

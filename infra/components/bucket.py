@@ -264,10 +264,18 @@ class SecureBucket(_HardenedBucket):
         """The bucket as a definition renderer sees it (``integrations.BucketRef``)."""
         return bucket_ref(self.name, self.arn, self.key_arn)
 
-    def read(self, pattern: str, sid: str = "S3Read") -> list[g.Grant]:
-        """Read objects ``pattern`` names (see ``grants.object_arn``), with the key."""
-        return g.s3_read(self.arn, pattern, self.key_arn, sid)
+    def read(self, pattern: str, sid: str = "S3Read", versions: bool = False) -> list[g.Grant]:
+        """Read objects ``pattern`` names (see ``grants.object_arn``), with the key; ``versions``: by version id too."""
+        return g.s3_read(self.arn, pattern, self.key_arn, sid, versions)
 
-    def write(self, pattern: str, sid: str = "S3Write") -> list[g.Grant]:
-        """Write objects ``pattern`` names, with the key."""
-        return g.s3_write(self.arn, pattern, self.key_arn, sid)
+    def write(self, pattern: str, sid: str = "S3Write", multipart: bool = False) -> list[g.Grant]:
+        """Write objects ``pattern`` names, with the key; ``multipart``: abort a multipart upload too."""
+        return g.s3_write(self.arn, pattern, self.key_arn, sid, multipart)
+
+    def delete(self, pattern: str, sid: str = "S3Delete") -> list[g.Grant]:
+        """Delete objects ``pattern`` names."""
+        return g.s3_delete(self.arn, pattern, sid)
+
+    def list(self, sid: str = "S3List") -> list[g.Grant]:
+        """List the bucket's keys (so a missing object is a 404, not a 403)."""
+        return g.s3_list(self.arn, sid)

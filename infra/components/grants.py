@@ -110,19 +110,43 @@ def object_arn(bucket_arn: pulumi.Input[str], pattern: str) -> pulumi.Input[str]
 
 
 def s3_read(
-    bucket_arn: pulumi.Input[str], pattern: str, key_arn: pulumi.Input[str] | None = None, sid: str = "S3Read"
+    bucket_arn: pulumi.Input[str],
+    pattern: str,
+    key_arn: pulumi.Input[str] | None = None,
+    sid: str = "S3Read",
+    versions: bool = False,
 ) -> list[Grant]:
-    """Read objects ``pattern`` names in one bucket (decrypting SSE-KMS objects with the bucket's key)."""
-    grant = Grant(sid, ("s3:GetObject",), [object_arn(bucket_arn, pattern)])
-    return _with_key(grant, key_arn, KMS_READ, "s3")
+    """Read objects ``pattern`` names in one bucket (decrypting SSE-KMS objects with the bucket's key).
+
+    ``versions``: also a given version of them (``GetObject`` with a ``VersionId`` is ``s3:GetObjectVersion``).
+    """
+    actions = ("s3:GetObject", "s3:GetObjectVersion") if versions else ("s3:GetObject",)
+    return _with_key(Grant(sid, actions, [object_arn(bucket_arn, pattern)]), key_arn, KMS_READ, "s3")
 
 
 def s3_write(
-    bucket_arn: pulumi.Input[str], pattern: str, key_arn: pulumi.Input[str] | None = None, sid: str = "S3Write"
+    bucket_arn: pulumi.Input[str],
+    pattern: str,
+    key_arn: pulumi.Input[str] | None = None,
+    sid: str = "S3Write",
+    multipart: bool = False,
 ) -> list[Grant]:
-    """Write objects ``pattern`` names in one bucket (encrypting them with the bucket's key)."""
-    grant = Grant(sid, ("s3:PutObject",), [object_arn(bucket_arn, pattern)])
-    return _with_key(grant, key_arn, KMS_WRITE, "s3")
+    """Write objects ``pattern`` names in one bucket (encrypting them with the bucket's key).
+
+    ``multipart``: also abort a multipart upload (a managed copy of a large object aborts on failure).
+    """
+    actions = ("s3:PutObject", "s3:AbortMultipartUpload") if multipart else ("s3:PutObject",)
+    return _with_key(Grant(sid, actions, [object_arn(bucket_arn, pattern)]), key_arn, KMS_WRITE, "s3")
+
+
+def s3_delete(bucket_arn: pulumi.Input[str], pattern: str, sid: str = "S3Delete") -> list[Grant]:
+    """Delete objects ``pattern`` names (a delete marker in a versioned bucket: no key needed)."""
+    return [Grant(sid, ("s3:DeleteObject",), [object_arn(bucket_arn, pattern)])]
+
+
+def s3_list(bucket_arn: pulumi.Input[str], sid: str = "S3List") -> list[Grant]:
+    """List the bucket's keys: without it S3 answers a missing key with 403, not 404 (NoSuchKey)."""
+    return [Grant(sid, ("s3:ListBucket",), [bucket_arn])]
 
 
 def secret_read(secret_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None) -> list[Grant]:

@@ -269,6 +269,18 @@ class S3ObjectCreatedArgs:
     once_per_object: bool = False
     key_arn: pulumi.Input[str] | None = None
     dead_letter_arn: pulumi.Input[str] | None = None
+    # Names the rule ``<owner>-<label>`` (see ``object_rule_arn``: a key or queue policy can name it first).
+    label: str = "objects"
+
+
+def object_rule_name(owner: PipelineOwner, label: str = "objects") -> str:
+    """The physical name of an ``S3ObjectCreated`` rule: ``sw-dev-uploads-objects`` (at most 64 characters)."""
+    return f"{owner.stack.owner(owner.pipeline)}-{label}"[:64]
+
+
+def object_rule_arn(owner: PipelineOwner, label: str = "objects") -> pulumi.Output[str]:
+    """The rule's ARN before it exists: what a dead-letter queue's key policy admits EventBridge for."""
+    return owner.stack.arn("events", f"rule/{object_rule_name(owner, label)}")
 
 
 # The S3 event fields that identify one write of one object: a redelivered event repeats them all.
@@ -320,6 +332,7 @@ class S3ObjectCreated(pulumi.ComponentResource):
         )
         self.rule = aws.cloudwatch.EventRule(
             f"{name}-rule",
+            name=object_rule_name(args.owner, args.label),
             description=f"Object Created under {args.prefix}",
             event_pattern=pulumi.Output.from_input(args.bucket_name).apply(
                 lambda bucket: json.dumps(object_created_pattern(bucket, args.prefix))

@@ -179,6 +179,19 @@ def state_machine(mocks, r):
     return machine["stateMachineArn"], {"arn": machine["stateMachineArn"], "name": name}
 
 
+def _global_secondary_index(index: dict[str, Any]) -> dict[str, Any]:
+    # pulumi-aws 7 declares an index's keys as keySchemas (hashKey/rangeKey are deprecated there).
+    keys = [{"AttributeName": k["attributeName"], "KeyType": k["keyType"]} for k in index.get("keySchemas") or []]
+    if not keys:
+        keys = [{"AttributeName": index["hashKey"], "KeyType": "HASH"}]
+        if index.get("rangeKey"):
+            keys.append({"AttributeName": index["rangeKey"], "KeyType": "RANGE"})
+    projection: dict[str, Any] = {"ProjectionType": index["projectionType"]}
+    if index.get("nonKeyAttributes"):
+        projection["NonKeyAttributes"] = list(index["nonKeyAttributes"])
+    return {"IndexName": index["name"], "KeySchema": keys, "Projection": projection}
+
+
 def dynamodb_table(mocks, r):
     name = _name(r, 255)
     inputs = r.inputs
@@ -190,6 +203,7 @@ def dynamodb_table(mocks, r):
     if sse.get("enabled") and sse.get("kmsKeyArn"):
         encryption.update(SSEType="KMS", KMSMasterKeyId=sse["kmsKeyArn"])
     ddb = _client(mocks, "dynamodb")
+    indexes = [_global_secondary_index(index) for index in inputs.get("globalSecondaryIndexes") or []]
     table = ddb.create_table(
         TableName=name,
         KeySchema=keys,
@@ -197,6 +211,7 @@ def dynamodb_table(mocks, r):
         AttributeDefinitions=[{"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]],
         SSESpecification=encryption,
         Tags=_tags_list(inputs.get("tags")),
+        **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
     )["TableDescription"]
     if (inputs.get("pointInTimeRecovery") or {}).get("enabled"):
         ddb.update_continuous_backups(

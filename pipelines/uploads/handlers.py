@@ -1,8 +1,8 @@
 """Lambda entry point of the uploads pipeline (thin: check, stream, call pure logic, write via adapters).
 
 process_upload      (ProcessUpload)
-    event  {"bucket", "key" (URL-encoded, as in the EventBridge event), "versionId"?, "etag",
-            "size", "sequencer"?}: see ``request``
+    event  {"bucket", "key", "versionId"?, "etag", "size", "sequencer"?}: the intake's answer
+           (``intake.validate_upload``), see ``request``
     return {"bucket", "key", "version", "outcome": "new"|"replaced"|"unchanged"|"stale"|"superseded",
             "records", "rejected", "storeDays", "writes", "rejectsKey"?}
     env    SUMMARY_TABLE_NAME; MAX_FILE_MB (100); MAX_REJECT_RATIO (0.01)
@@ -36,6 +36,7 @@ from pipelines.uploads import aggregate, parse
 from pipelines.uploads.contributions import Contribution, Source
 from pipelines.uploads.errors import MalformedUploadError, TooManyRejectsError, UploadError, UploadTooLargeError
 from pipelines.uploads.format import is_ndjson
+from pipelines.uploads.layout import QUARANTINE_PREFIX, REJECTS_PREFIX
 from pipelines.uploads.objects import ContributionArchive, Superseded, UploadBucket
 from pipelines.uploads.request import UploadRequest, parse_request
 from pipelines.uploads.store import SummaryTable, store_contribution
@@ -50,11 +51,11 @@ _SPOOL_BYTES = 1 << 20
 
 
 def rejects_key(key: str) -> str:
-    return f"rejects/{key}.ndjson"
+    return f"{REJECTS_PREFIX}{key}.ndjson"
 
 
 def quarantine_key(key: str) -> str:
-    return f"quarantine/{key}"
+    return f"{QUARANTINE_PREFIX}{key}"
 
 
 def _ratio_env(name: str, default: float) -> float:

@@ -20,12 +20,17 @@ from typing import Any
 from urllib.parse import quote
 
 from pipelines.uploads.contributions import Contribution, Source, StoreDayKey, StoreDayTotal
-from pipelines.uploads.layout import product_part, split_products
+from pipelines.uploads.layout import (
+    CONTRIBUTIONS_PREFIX,
+    DATE_INDEX_PARTITION,
+    DATE_INDEX_SORT,
+    product_part,
+    split_products,
+)
 from pipelines.uploads.summary import HOURS, StoreDay
 
 SUMMARY_SK = "summary"
 POINTER_SK = "contribution"
-CONTRIBUTIONS_PREFIX = "contributions/"
 
 
 def part_sk(number: int) -> str:
@@ -102,8 +107,8 @@ def _common(key: StoreDayKey, sk: str, revision: int) -> dict[str, Any]:
         "sk": sk,
         "storeId": store,
         "businessDate": date,
-        "gsiDate": date,
-        "gsiStore": f"{store}#{sk}",
+        DATE_INDEX_PARTITION: date,
+        DATE_INDEX_SORT: f"{store}#{sk}",
         "revision": revision,
     }
 

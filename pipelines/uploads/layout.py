@@ -37,6 +37,16 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
+# Where the pipeline's objects live in its bucket (the trigger's prefix; what ProcessUpload writes).
+UPLOAD_PREFIX = "uploads/"
+REJECTS_PREFIX = "rejects/"
+QUARANTINE_PREFIX = "quarantine/"
+CONTRIBUTIONS_PREFIX = "contributions/"
+# The GSI daily-analysis queries: every store's summary and product parts of one date.
+DATE_INDEX = "byDate"
+DATE_INDEX_PARTITION = "gsiDate"
+DATE_INDEX_SORT = "gsiStore"
+
 ITEM_LIMIT_BYTES = 400 * 1024
 PRODUCT_PARTS = 8
 MAX_PRODUCT_ID_BYTES = 64

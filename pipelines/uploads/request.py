@@ -1,23 +1,19 @@
 """The ProcessUpload event, checked (pure): which object version to load.
 
-The event is built by the state machine from the EventBridge ``Object Created`` event::
+The intake (``intake.validate_upload``) reduces the EventBridge ``Object Created`` event to::
 
-    {"bucket": "$.detail.bucket.name", "key": "$.detail.object.key",
-     "versionId"?: "$.detail.object.version-id", "etag": "$.detail.object.etag",
-     "size": "$.detail.object.size", "sequencer"?: "$.detail.object.sequencer"}
+    {"bucket", "key" (decoded), "versionId" (or null), "etag", "size", "sequencer" (or null)}
 
-``key`` is passed **as EventBridge delivers it: URL-encoded**, ``+`` for a space (ASL has no
-intrinsic to decode it, so the workflow passes it through untouched); it is decoded here with
-``urllib.parse.unquote_plus``. A caller with a plain key (the CLI, a test) must encode it with
-``urllib.parse.quote_plus`` first. ``versionId`` is left out (or ``null``) for an unversioned
-bucket; the ETag then identifies the version.
+and the state machine hands exactly that to ProcessUpload. ``key`` is the object's real key:
+the intake has already decoded the URL-encoding S3 uses in events (``+`` for a space), so it
+is never decoded twice. ``versionId`` is null for an unversioned bucket; the ETag then
+identifies the version.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_plus
 
 from pipelines.common.errors import InvalidInputError
 from pipelines.common.inputs import RequestShape, checked_request, described
@@ -28,7 +24,7 @@ _REQUIRED = ("bucket", "key", "etag", "size")
 
 @dataclass(frozen=True)
 class UploadRequest:
-    """One object version to process; ``key`` decoded, ``version`` the version id or else the ETag."""
+    """One object version to process; ``version`` is the version id or else the ETag."""
 
     bucket: str
     key: str
@@ -60,9 +56,7 @@ def parse_request(event: Any) -> UploadRequest:
     size = body["size"]
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise InvalidInputError("size", f"must be a whole number of bytes ≥ 0, got {described(size)}")
-    key = unquote_plus(_string(body, "key"))
-    if not key:
-        raise InvalidInputError("key", "decodes to an empty key")
+    key = _string(body, "key")
     version_id = _string(body, "versionId", optional=True)
     return UploadRequest(
         bucket=_string(body, "bucket"),
