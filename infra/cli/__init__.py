@@ -33,13 +33,22 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def _example(pipeline: str) -> str:
+    from infra.cli.inputs import FILE_PIPELINES
+    from infra.sandbox.scenarios import EXAMPLE_INPUTS
+
+    if pipeline in FILE_PIPELINES:
+        return "--file sales.json"
+    return EXAMPLE_INPUTS.get(pipeline, "(no example)")
+
+
 def _run_epilog() -> str:
     from infra.sandbox.scenarios import EXAMPLE_INPUTS
     from infra.workflows import WORKFLOWS
 
     width = max(map(len, WORKFLOWS))
     lines = ["pipelines, each with an input it accepts:"]
-    lines += [f"  {name.ljust(width)}  {EXAMPLE_INPUTS.get(name, '(no example)')}" for name in WORKFLOWS]
+    lines += [f"  {name.ljust(width)}  {_example(name)}" for name in WORKFLOWS]
     first = next(iter(WORKFLOWS))
     lines += [
         "",
@@ -47,6 +56,7 @@ def _run_epilog() -> str:
         f"  python -m infra run {first} --input '{EXAMPLE_INPUTS.get(first, '{}')}'",
         f"  python -m infra run {first} --input @body.json --stack dev",
         f"  python -m infra run {first} --input - < body.json",
+        "  python -m pipelines.uploads.generate --out sales.json && python -m infra run uploads --file sales.json",
         "",
         "Only PIPELINE is deployed. Progress goes to stderr; the states entered, the output and",
         "what landed (S3 objects, DynamoDB items, database rows) to stdout. Exit 0 if the",
@@ -96,9 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("pipeline", metavar="PIPELINE", help="the pipeline to run (listed below)")
     run.add_argument(
         "--input",
-        default="{}",
+        default=None,
         metavar="JSON|@FILE|-",
         help="execution input: JSON text, @FILE to read a file, - to read stdin (default: {}; at most 256 KiB)",
+    )
+    run.add_argument(
+        "--file",
+        metavar="PATH",
+        help="for a pipeline started by uploads (uploads): upload PATH under its prefix and follow the run it starts",
     )
     return parser
 

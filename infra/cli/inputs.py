@@ -110,3 +110,46 @@ def read_input(spec: str, stdin: BinaryIO | None = None, limit: int = INPUT_LIMI
     except ValueError as exc:  # NaN, Infinity
         raise UsageError(f"--input{where} is not valid JSON: {exc}") from None
     return ExecutionInput(text=text, value=value, source=source)
+
+
+# Pipelines started by uploading a file (their trigger is S3 → EventBridge), for ``run --file``.
+FILE_PIPELINES = ("uploads",)
+S3_KEY_LIMIT_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class UploadFile:
+    """A local file ``run --file`` uploads: its path, the name it gets under the upload prefix, its size."""
+
+    path: Path
+    name: str
+    size: int
+
+
+def read_upload(spec: str, pipeline: str) -> UploadFile:
+    """The file ``--file`` names, for a pipeline started by uploads; UsageError saying what is wrong."""
+    if pipeline not in FILE_PIPELINES:
+        raise UsageError(
+            f"--file: pipeline {pipeline!r} is not started by an upload (use --input); "
+            f"pipelines that are: {', '.join(FILE_PIPELINES)}"
+        )
+    path = Path(spec)
+    if not spec or not path.name:
+        raise UsageError("--file: name a file (--file sales.json)")
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise UsageError(f"--file {spec}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"--file {spec}: cannot read: {exc.strerror or exc}") from None
+    if not path.is_file():
+        raise UsageError(f"--file {spec}: is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"--file {spec}: cannot read: permission denied")
+    try:
+        encoded = path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"--file {spec}: the file name is not UTF-8 (S3 keys are UTF-8); rename it") from None
+    if len(encoded) > S3_KEY_LIMIT_BYTES - 64:
+        raise UsageError(f"--file {spec}: the file name is longer than an S3 key allows")
+    return UploadFile(path=path, name=path.name, size=size)

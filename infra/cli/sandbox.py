@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 
 from infra.cli.common import Stopwatch, UsageError, progress, table
-from infra.cli.inputs import ExecutionInput, read_input
+from infra.cli.inputs import ExecutionInput, UploadFile, read_input, read_upload
 from infra.sandbox.database_url import DatabaseUrlError, check_database_url
 
 RUN_TIMEOUT_S = 300.0
@@ -131,6 +131,33 @@ def run_and_report(sandbox, pipeline: str, execution_input: ExecutionInput) -> i
     before = landed.take(sandbox, pipeline)
     arn = _start(sandbox, pipeline, execution_input)
     print(f"started {arn} ({execution_input.size:,} bytes of input from {execution_input.source})", flush=True)
+    return _follow_and_report(sandbox, pipeline, arn, before)
+
+
+def upload_and_report(sandbox, pipeline: str, upload: UploadFile) -> int:
+    """Upload a file the way users do (S3 → EventBridge → the run it starts), follow that run and report it.
+
+    As ``run_and_report``, plus a line per store-day summary the upload wrote.
+    """
+    from infra.cli import landed
+    from infra.sandbox.uploads import NoRunStarted, upload_and_find_run
+
+    before = landed.take(sandbox, pipeline)
+    with upload.path.open("rb") as body:
+        try:
+            run = upload_and_find_run(sandbox, pipeline, upload.name, body)
+        except NoRunStarted as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(f"uploaded s3://{run.bucket}/{run.key} ({upload.size:,} bytes from {upload.path})", flush=True)
+    print(f"the upload started {run.execution_arn}", flush=True)
+    return _follow_and_report(sandbox, pipeline, run.execution_arn, before, summaries=True)
+
+
+def _follow_and_report(sandbox, pipeline: str, arn: str, before, summaries: bool = False) -> int:
+    from infra.cli import landed
+    from infra.cli.store_days import written_store_days
+
     try:
         result = sandbox.wait(arn, timeout_s=RUN_TIMEOUT_S)
     except TimeoutError as exc:
@@ -144,7 +171,13 @@ def run_and_report(sandbox, pipeline: str, execution_input: ExecutionInput) -> i
         print(json.dumps(result.output, indent=2, ensure_ascii=False))
     else:
         print(result.cause_text() or result.error)
-    changed = landed.changes(before, landed.take(sandbox, pipeline))
+    after = landed.take(sandbox, pipeline)
+    if summaries:
+        written = written_store_days(before, after)
+        print("store-day summaries written:" if written else "store-day summaries written: none")
+        for line in written:
+            print(f"  {line}")
+    changed = landed.changes(before, after)
     print("landed:" if changed else "landed: nothing")
     for line in changed:
         print(f"  {line}")
@@ -152,8 +185,13 @@ def run_and_report(sandbox, pipeline: str, execution_input: ExecutionInput) -> i
 
 
 def cmd_run(args) -> int:
-    execution_input = read_input(args.input)
+    upload = read_upload(args.file, args.pipeline) if args.file is not None else None
+    if upload is not None and args.input is not None:
+        raise UsageError("--file and --input: give one (--file uploads a file; --input starts the run directly)")
+    execution_input = read_input("{}" if args.input is None else args.input) if upload is None else None
     _pipeline_to_run(args.stack, args.pipeline)
     _check_database_url()
     with deployed(args.stack, [args.pipeline], args.pipeline) as sandbox:
+        if upload is not None:
+            return upload_and_report(sandbox, args.pipeline, upload)
         return run_and_report(sandbox, args.pipeline, execution_input)

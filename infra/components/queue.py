@@ -45,7 +45,10 @@ def dead_letter_policy(queue_arn: str, account_id: str, service: str, source_arn
                 "Principal": {"Service": service},
                 "Action": "sqs:SendMessage",
                 "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}, "StringEquals": {"aws:SourceAccount": account_id}},
+                "Condition": {
+                    "ArnEquals": {"aws:SourceArn": source_arn},
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                },
             },
         ],
     }

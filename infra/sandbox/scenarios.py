@@ -88,8 +88,51 @@ def incidents_database(sandbox: Sandbox) -> TemporaryPostgres:
     return sandbox.databases[instance.id]
 
 
+# The demo's sales file: a week of five stores, a few records broken (rejected, the rest loaded).
+DEMO_UPLOAD = {"stores": 5, "days": 7, "lines": 5_000, "bad_ratio": 0.002, "seed": 2026}
+
+
+def demo_sales_file() -> bytes:
+    """The demo's sample upload (``pipelines.uploads.generate``, seeded: the same bytes every time)."""
+    import io
+
+    from pipelines.uploads import generate
+
+    out = io.BytesIO()
+    spec = DEMO_UPLOAD
+    generate.write(out, spec["stores"], spec["days"], spec["lines"], bad_ratio=spec["bad_ratio"], seed=spec["seed"])
+    return out.getvalue()
+
+
+def uploads(sandbox: Sandbox) -> ScenarioResult:
+    """Upload a week of sales under uploads/ → the event starts the run → store-day summaries in DynamoDB.
+
+    The summaries stay in the table: daily-analysis reads them.
+    """
+    from infra.sandbox.uploads import upload_and_find_run
+
+    run = upload_and_find_run(sandbox, "uploads", "demo-week.json", demo_sales_file())
+    execution = sandbox.wait(run.execution_arn, timeout_s=300)
+    output = execution.output or {}
+    table = sandbox.outputs("uploads")["summaryTableName"]
+    summaries = [
+        item
+        for page in sandbox.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+        for item in page["Items"]
+        if item["sk"]["S"] == "summary"
+    ]
+    dates = sorted({item["businessDate"]["S"] for item in summaries})
+    landed = (
+        f"{output.get('records', 0):,} records loaded, {output.get('rejected', 0):,} rejected "
+        f"(s3://{run.bucket}/{output.get('rejectsKey', '-')}); {len(summaries)} store-day summaries "
+        f"for {dates[0] if dates else '-'}..{dates[-1] if dates else '-'}"
+    )
+    return ScenarioResult("uploads", execution, landed)
+
+
 SCENARIOS: dict[str, Callable[[Sandbox], ScenarioResult]] = {
     "greeting": greeting,
     "radar": radar,
     "incidents": incidents,
+    "uploads": uploads,
 }

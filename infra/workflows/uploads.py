@@ -72,9 +72,7 @@ class UploadsSettings:
             max_reject_ratio=section.fraction("maxRejectRatio", 0.01),
             max_file_mb=section.integer("maxFileMb", 100, 1, 5120),
             rejects_retention_days=section.integer("rejectsRetentionDays", 90, 1, 3653),
-            functions=FunctionSettings.from_section(
-                section, DEFAULT_FUNCTIONS.memory_mb, DEFAULT_FUNCTIONS.timeout_s
-            ),
+            functions=FunctionSettings.from_section(section, DEFAULT_FUNCTIONS.memory_mb, DEFAULT_FUNCTIONS.timeout_s),
         )
 
 
@@ -97,7 +95,7 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
             "States": {
                 "ValidateInput": i.validate_input(
                     refs["validate"],
-                    retries=asl.lambda_retries(()),
+                    retries=asl.lambda_retries(RETRYABLE_ERRORS),  # the intake raises none of them
                     next_state="LogInput",
                     timeout_s=60,
                     catch_to=asl.INPUT_REJECTED,
@@ -180,7 +178,9 @@ class UploadsPipeline(pulumi.ComponentResource):
         ]
         functions = {
             "validate": FunctionSpec(
-                INTAKE.handler, INTAKE.memory_mb, INTAKE.timeout_s,
+                INTAKE.handler,
+                INTAKE.memory_mb,
+                INTAKE.timeout_s,
                 environment={"UPLOAD_BUCKET": bucket.name, "UPLOAD_PREFIX": UPLOAD_PREFIX},
             ),  # fmt: skip
             "process": function_spec(
@@ -275,7 +275,7 @@ def summaries_table(
 def summary_table_grants(table_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> list[g.Grant]:
     """What the write plan (``pipelines/uploads/store``) does: consistent reads, transactional puts and deletes."""
     return [
-        *g.table_read(table_arn, key_arn, ("dynamodb:GetItem",)),
+        *g.table_read(table_arn, key_arn, ("dynamodb:GetItem", "dynamodb:Query")),
         *g.table_write(table_arn, key_arn, ("dynamodb:PutItem", "dynamodb:DeleteItem")),
     ]
 

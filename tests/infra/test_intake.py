@@ -14,12 +14,32 @@ from infra import asl
 from infra.source_ast import parse
 from infra.workflows import WORKFLOWS
 
+# A trigger's router (uploads' ``-start`` machine) is not a pipeline's entry point: only its
+# EventBridge rule starts it, with the S3 event its pattern matched, and it hands that event on
+# verbatim to the pipeline's machine, whose intake checks it. Nothing a caller sends reaches it.
+ROUTER_SUFFIX = "-start"
+
 
 def machines(program):
     return {
         m.inputs["tags"]["pipeline"]: (m, json.loads(m.inputs["definition"]))
         for m in program.of_type("aws:sfn/stateMachine:StateMachine")
+        if not m.inputs["name"].endswith(ROUTER_SUFFIX)
     }
+
+
+def test_the_only_machines_without_an_intake_are_routers_that_hand_the_event_on_verbatim(dev_program):
+    routers = [
+        m for m in dev_program.of_type("aws:sfn/stateMachine:StateMachine") if m.inputs["name"].endswith("-start")
+    ]
+    assert [m.inputs["name"] for m in routers] == ["sw-dev-uploads-start"]
+    (router,) = routers
+    definition = json.loads(router.inputs["definition"])
+    start = definition["States"][definition["StartAt"]]
+    assert start["Resource"] == "arn:aws:states:::states:startExecution"
+    assert start["Parameters"]["Input.$"] == "$"
+    uploads, _ = machines(dev_program)["uploads"]
+    assert start["Parameters"]["StateMachineArn"] == uploads.outputs["arn"]
 
 
 def handler_of(program, function_arn):

@@ -226,7 +226,7 @@ def test_the_program_declares_one_layer_per_distinct_set_and_each_function_uses_
     assert "psycopg" not in description and "pandas" not in description
     # The intakes load only the input rules: Powertools alone, the layer greeting's function uses.
     intakes = [f for f in functions if f.inputs["handler"].split(".")[2] == "intake"]
-    assert len(intakes) == 2 and all(f.inputs["layers"] == greeting.inputs["layers"] for f in intakes)
+    assert len(intakes) == 3 and all(f.inputs["layers"] == greeting.inputs["layers"] for f in intakes)
 
 
 def test_a_layer_name_follows_the_set_of_packages_not_their_pins():

@@ -35,7 +35,7 @@ def test_a_pipeline_retries_exactly_what_its_own_handlers_can_raise(dev_program,
     declared = set(WORKFLOWS[pipeline].RETRYABLE_ERRORS)
     assert declared == reachable, f"{pipeline}: declare {sorted(reachable)} (not {sorted(declared)})"
     (machine,) = [
-        m for m in dev_program.of_type("aws:sfn/stateMachine:StateMachine") if m.inputs["tags"]["pipeline"] == pipeline
+        m for m in dev_program.of_type("aws:sfn/stateMachine:StateMachine") if m.inputs["name"] == f"sw-dev-{pipeline}"
     ]
     tasks = list(lambda_tasks(json.loads(machine.inputs["definition"])))
     assert {state["Parameters"]["FunctionName"] for _, state in tasks} == set(handlers)

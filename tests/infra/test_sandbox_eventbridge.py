@@ -158,7 +158,13 @@ def _once_program():
     role = aws.iam.Role("once-machine-role", assume_role_policy=trust("states.amazonaws.com"))
     machine = aws.sfn.StateMachine("once-machine", role_arn=role.arn, definition=PASS)
     args = S3ObjectCreatedArgs(
-        PipelineOwner(stack, "uploads"), machine.arn, bucket.bucket, "uploads/", once_per_object=True, key_arn=key.arn
+        PipelineOwner(stack, "uploads"),
+        machine.arn,
+        bucket.bucket,
+        "uploads/",
+        once_per_object=True,
+        key_arn=key.arn,
+        label="once",  # its own rule: the `uploads` program's rule (label "objects") is deployed beside it
     )
     trigger = S3ObjectCreated("once", args)
     pulumi.export("bucket", bucket.bucket)
