@@ -182,7 +182,7 @@ class UploadsPipeline(pulumi.ComponentResource):
                 INTAKE.memory_mb,
                 INTAKE.timeout_s,
                 environment={"UPLOAD_BUCKET": bucket.name, "UPLOAD_PREFIX": UPLOAD_PREFIX},
-            ),  # fmt: skip
+            ),
             "process": function_spec(
                 settings.functions,
                 "pipelines.uploads.handlers.process_upload",
