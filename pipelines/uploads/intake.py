@@ -62,6 +62,8 @@ def _text(body: Mapping[str, Any], name: str, path: str, optional: bool = False)
 
 def _expect(body: Mapping[str, Any], name: str, wanted: str) -> None:
     value = body.get(name)
+    if not isinstance(value, str):
+        raise InvalidInputError(name, f"must be a string, got {described(value)}")
     if value != wanted:
         raise InvalidInputError(name, f"must be {wanted!r} (an S3 Object Created event), got {described(value)}")
 

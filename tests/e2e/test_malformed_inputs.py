@@ -2,7 +2,8 @@
 
 Each must end the execution at the pipeline's intake with an ``InvalidInputError`` naming the
 field, a short cause, and nothing written. greeting and incidents are started by their HTTP API
-(SigV4-signed ``POST``), radar as an operator starts a manual run (``StartExecution``).
+(SigV4-signed ``POST``), radar and uploads as an operator starts a manual run (``StartExecution``;
+for uploads, replaying an S3 event by hand: the upload itself cannot be malformed JSON input).
 """
 
 from __future__ import annotations
@@ -86,8 +87,18 @@ def through_the_api(pipeline: str):
     return start
 
 
-def manual_run(sandbox, body) -> str:
-    return sandbox.start(sandbox.outputs("radar")["stateMachineArn"], body)
+def manual_run(pipeline: str):
+    def start(sandbox, body) -> str:
+        return sandbox.start(sandbox.outputs(pipeline)["stateMachineArn"], body)
+
+    return start
+
+
+def uploads_written(sandbox) -> tuple[int, set[str]]:
+    outputs = sandbox.outputs("uploads")
+    items = sandbox.client("dynamodb").scan(TableName=outputs["summaryTableName"])["Count"]
+    listed = sandbox.client("s3").list_objects_v2(Bucket=outputs["bucketName"])
+    return items, {o["Key"] for o in listed.get("Contents", [])}
 
 
 @dataclass(frozen=True)
@@ -100,8 +111,10 @@ class Pipeline:
 
 PIPELINES = {
     "greeting": Pipeline("message", "InvokeLambda", through_the_api("greeting"), table_items),
-    "radar": Pipeline("scheduledTime", "ValidateInput", manual_run, bucket_keys),
+    "radar": Pipeline("scheduledTime", "ValidateInput", manual_run("radar"), bucket_keys),
     "incidents": Pipeline("since", "ValidateRequest", through_the_api("incidents"), runs_recorded),
+    # Started by S3 events, which nobody can malform; a hand-started run (replaying an event) can be.
+    "uploads": Pipeline("source", "ValidateInput", manual_run("uploads"), uploads_written),
 }
 
 

@@ -22,7 +22,7 @@ import pytest
 from infra import cli
 from infra.cli import sandbox as sandbox_command
 from infra.cli import synth as synth_command
-from infra.cli.inputs import INPUT_LIMIT_BYTES
+from infra.cli.inputs import FILE_PIPELINES, INPUT_LIMIT_BYTES
 from infra.sandbox import environment, program, scenarios
 from infra.sandbox.core import ExecutionResult
 from infra.sandbox.database_url import DatabaseUrlError, check_database_url
@@ -254,7 +254,7 @@ def test_a_stack_that_is_not_a_stack_name_is_refused(no_deploy, capsys, stack):
 
 
 def test_run_help_lists_every_pipeline_with_an_example_input(capsys):
-    assert set(scenarios.EXAMPLE_INPUTS) == set(WORKFLOWS)
+    assert set(scenarios.EXAMPLE_INPUTS) | set(FILE_PIPELINES) == set(WORKFLOWS)
     with pytest.raises(SystemExit) as exit_:
         cli.main(["run", "--help"])
     assert exit_.value.code == 0
@@ -262,6 +262,23 @@ def test_run_help_lists_every_pipeline_with_an_example_input(capsys):
     for name, example in scenarios.EXAMPLE_INPUTS.items():
         json.loads(example)
         assert any(line.split() == [name, *example.split()] for line in out.splitlines()), (name, out)
+    for name in FILE_PIPELINES:
+        assert any(line.split() == [name, "--file", "sales.json"] for line in out.splitlines()), (name, out)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "greeting", "--file", "x.json"], "--file: pipeline 'greeting' is not started by an upload"),
+        (["run", "uploads", "--file", "no-such-file.json"], "--file no-such-file.json: no such file"),
+        (["run", "uploads", "--file", "."], "--file: name a file"),
+        (["run", "uploads", "--file", "tests"], "--file tests: is not a regular file"),
+        (["run", "uploads", "--file", "README.md", "--input", "{}"], "--file and --input: give one"),
+    ],
+)
+def test_a_bad_file_to_upload_is_a_usage_error_before_anything_deploys(no_deploy, capsys, argv, message):
+    assert cli.main(argv) == 2
+    assert one_error_line(capsys.readouterr().err).startswith(f"error: {message}")
 
 
 # -- stack files and program errors ---------------------------------------------------------------

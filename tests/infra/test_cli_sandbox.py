@@ -72,3 +72,19 @@ def test_ctrl_c_while_deploying_tears_the_sandbox_down(monkeypatch, capsys):
     assert err.splitlines()[-1] == "interrupted" and "Traceback" not in err
     assert exits == [KeyboardInterrupt]  # the emulator, IAM and the HTTP APIs stopped
     assert len(stops) == 1  # the Radar fake stopped
+
+
+def test_run_uploads_file_follows_the_run_the_upload_started_and_exits_1_when_it_fails(
+    deployed_sandboxes, capsys, tmp_path
+):
+    empty = tmp_path / "empty day.json"
+    empty.write_bytes(b"")
+    assert cli.main(["run", "uploads", "--file", str(empty)]) == 1
+    out, err = capsys.readouterr()
+    (sandbox,) = deployed_sandboxes
+    assert sandbox.program.pipelines == ["uploads"]
+    assert "uploaded s3://uploads-data-" in out and "/uploads/empty day.json (0 bytes from " in out
+    assert "\nFAILED in " in out and "EmptyUploadError" in out
+    assert "store-day summaries written: none" in out
+    landed = out.split("\nlanded:\n", 1)[1]
+    assert "quarantine/uploads/empty day.json.error.json" in landed

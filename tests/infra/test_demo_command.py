@@ -11,21 +11,29 @@ import re
 import pytest
 
 from infra.cli import main
-from infra.cli.inputs import read_input
-from infra.cli.sandbox import run_and_report
+from infra.cli.inputs import FILE_PIPELINES, read_input, read_upload
+from infra.cli.sandbox import run_and_report, upload_and_report
 from infra.sandbox import environment
 from infra.sandbox.scenarios import EXAMPLE_INPUTS
+from pipelines.uploads import generate
 
 # What each example leaves behind (after the demo's own run of the pipeline).
 LANDED = {
     "greeting": r"DynamoDB greeting-table-\w+: 1 new item\n +\{.*\"Message\": \"hello\"",
     "radar": r"S3 s3://radar-data-\w+: \d+ new objects\n(.*\n)* +org-cloudflare/2026-01-01T06:00:00Z/data\.json",
     "incidents": r"PostgreSQL sw-dev-incidents/incidents:\n(.*\n)* +runs: (\+1 row|new table, 1 row)",
+    "uploads": r"S3 s3://uploads-data-\w+: \d+ new objects?\n(.*\n)* +uploads/sales\.json \(",
 }
+# Each store-day the example file wrote, one readable line (5 stores x 2 days, generate's defaults).
+STORE_DAY = re.compile(
+    r"^  S\d+ \d{4}-\d\d-\d\d: revenue -?[\d,]+\.\d\d [A-Z]{3}, -?[\d,]+ units, [\d,]+ transactions, "
+    r"average basket -?[\d,]+\.\d\d [A-Z]{3}, [\d,]+ refund lines? \([\d,]+\.\d\d [A-Z]{3}\), [\d,]+ products$",
+    re.M,
+)
 
 
 @pytest.fixture(scope="module")
-def demo():
+def demo(tmp_path_factory):
     """``python -m infra demo``'s exit status and stdout, and ``run``'s report of each example in its sandbox."""
     real = environment.sandbox_environment
     examples = {}
@@ -37,6 +45,13 @@ def demo():
             for pipeline, text in EXAMPLE_INPUTS.items():
                 with contextlib.redirect_stdout(io.StringIO()) as out:
                     status = run_and_report(sandbox, pipeline, read_input(text))
+                examples[pipeline] = (status, out.getvalue())
+            # `run uploads --file sales.json`, with the file the help's example generates.
+            sales = tmp_path_factory.mktemp("upload") / "sales.json"
+            assert generate.main(["--out", str(sales)]) == 0
+            for pipeline in FILE_PIPELINES:
+                with contextlib.redirect_stdout(io.StringIO()) as out:
+                    status = upload_and_report(sandbox, pipeline, read_upload(str(sales), pipeline))
                 examples[pipeline] = (status, out.getvalue())
 
     with pytest.MonkeyPatch.context() as patch:
@@ -53,17 +68,32 @@ def test_the_demo_runs_every_pipeline_and_exits_zero(demo):
     rows = {
         line.split()[0]: line.split()[1]
         for line in out.splitlines()
-        if line.split()[:1] in (["greeting"], ["radar"], ["incidents"])
+        if line.split()[:1] in (["greeting"], ["radar"], ["incidents"], ["uploads"])
     }
-    assert rows == {"greeting": "SUCCEEDED", "radar": "SUCCEEDED", "incidents": "SUCCEEDED"}, out
+    assert rows == {pipeline: "SUCCEEDED" for pipeline in ("greeting", "radar", "incidents", "uploads")}, out
+    (uploads,) = [line for line in out.splitlines() if line.startswith("uploads ")]
+    # The week of sales the demo leaves for daily-analysis: 5 stores x 7 days, its few bad records rejected.
+    assert re.search(
+        r"1,007 records loaded, 3 rejected \(s3://\S+/rejects/uploads/demo-week\.json\.ndjson\); "
+        r"35 store-day summaries for 2026-11-20\.\.2026-11-26",
+        uploads,
+    ), uploads
     # Stack outputs that are not pipelines (the access log bucket) get no row.
     assert "accessLogBucket" not in out.split("pipeline", 1)[1]
 
 
-@pytest.mark.parametrize("pipeline", list(EXAMPLE_INPUTS))
+@pytest.mark.parametrize("pipeline", [*EXAMPLE_INPUTS, *FILE_PIPELINES])
 def test_each_example_input_of_run_help_succeeds(demo, pipeline):
     status, out = demo[2][pipeline]
     assert status == 0, out
     assert "\nSUCCEEDED in " in out
     landed = out.split("\nlanded:\n", 1)[1]
     assert re.search(LANDED[pipeline], landed), landed
+
+
+def test_run_uploads_file_prints_every_store_day_summary_it_wrote(demo):
+    status, out = demo[2]["uploads"]
+    assert status == 0, out
+    assert "\nthe upload started arn:aws:states:us-west-2:123456789012:execution:sw-dev-uploads:" in out
+    written = out.split("\nstore-day summaries written:\n", 1)[1].split("\nlanded:", 1)[0]
+    assert len(STORE_DAY.findall(written)) == 10, written
