@@ -80,7 +80,7 @@ def test_run_uploads_file_follows_the_run_the_upload_started_and_exits_1_when_it
     empty = tmp_path / "empty day.json"
     empty.write_bytes(b"")
     assert cli.main(["run", "uploads", "--file", str(empty)]) == 1
-    out, err = capsys.readouterr()
+    out = capsys.readouterr().out
     (sandbox,) = deployed_sandboxes
     assert sandbox.program.pipelines == ["uploads"]
     assert "uploaded s3://uploads-data-" in out and "/uploads/empty day.json (0 bytes from " in out
