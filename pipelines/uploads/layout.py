@@ -37,6 +37,8 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
+from pipelines.common.errors import NonRetryableError
+
 # Where the pipeline's objects live in its bucket (the trigger's prefix; what ProcessUpload writes).
 UPLOAD_PREFIX = "uploads/"
 REJECTS_PREFIX = "rejects/"
@@ -58,8 +60,12 @@ MAX_PRODUCTS_PER_PART = 3_000
 assert PART_KEYS_MAX_BYTES + 3 + MAX_PRODUCTS_PER_PART * PRODUCT_ENTRY_MAX_BYTES < ITEM_LIMIT_BYTES
 
 
-class ProductPartFullError(Exception):
-    """A store-day has more products in one part than an item can hold."""
+class ProductPartFullError(NonRetryableError):
+    """A store-day has more products in one part than an item can hold (~20,000 distinct products a day).
+
+    Raised before that store-day's transaction, so its stored total is never truncated; a second
+    try would fail the same way.
+    """
 
 
 def product_part(product_id: str) -> int:
