@@ -15,7 +15,7 @@ hands every other one to ``validate``: the same outcome, rejections and reasons 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,36 +33,32 @@ class Aggregator:
     def __init__(self) -> None:
         self.summaries: dict[StoreDayKey, StoreDay] = {}
         # storeId → transactionId → position of the transaction that counted (a dict per store:
-        # no (store, id) tuple kept per transaction).
-        self._seen: dict[str, dict[str, Any]] = {}
+        # no (store, id) tuple kept per transaction). ``fast`` folds into both the same way.
+        self.seen: dict[str, dict[str, Any]] = {}
 
     def add(self, position: Any, txn: Transaction) -> None:
         """Fold ``txn`` in; RecordRejected (nothing changed) if it is a duplicate or in another currency."""
-        self.fold(position, txn.store_id, txn.transaction_id, txn.business_date, txn.hour, txn.currency, txn.lines)
-
-    def fold(
-        self, position: Any, store: str, transaction: str, date: str, hour: int, currency: str, lines: Sequence[tuple]
-    ) -> None:
-        """``add`` of a transaction given by its fields; ``lines`` are ``Line``-shaped tuples ``validate`` accepts."""
-        seen = self._seen.get(store)
+        store = txn.store_id
+        seen = self.seen.get(store)
         if seen is None:
-            seen = self._seen[store] = {}
-        elif transaction in seen:
-            raise RecordRejected(f"transactionId: duplicate of the transaction at position {seen[transaction]}")
-        key = (store, date)
+            seen = self.seen[store] = {}
+        elif txn.transaction_id in seen:
+            raise RecordRejected(f"transactionId: duplicate of the transaction at position {seen[txn.transaction_id]}")
+        key = (store, txn.business_date)
         day = self.summaries.get(key)
         if day is None:
-            day = self.summaries[key] = StoreDay(currency)
-        elif day.currency != currency:
+            day = self.summaries[key] = StoreDay(txn.currency)
+        elif day.currency != txn.currency:
             raise RecordRejected(
-                f"currency: {currency}, but store {store} already sold in {day.currency} on {date} in this file"
+                f"currency: {txn.currency}, but store {store} already sold in {day.currency} "
+                f"on {txn.business_date} in this file"
             )
-        seen[transaction] = position
+        seen[txn.transaction_id] = position
         day.transactions += 1
         products = day.products
         revenue = 0
         units = 0
-        for product, quantity, _, _, net in lines:
+        for product, quantity, _, _, net in txn.lines:
             revenue += net
             units += quantity
             if quantity < 0:
@@ -77,7 +73,7 @@ class Aggregator:
                 entry[1] += net
         day.units += units
         day.revenue += revenue
-        day.hourly[hour] += revenue
+        day.hourly[txn.hour] += revenue
 
 
 @dataclass

@@ -3,14 +3,16 @@
 Why: building a ``Transaction`` of ``Line`` objects for every record and then folding it cost
 more than decoding the JSON. Here a record straight from ``Records.spans`` is checked in place,
 against memos of the ids and amounts already found valid (a real file repeats a few thousand
-products and prices), and its lines go to ``Aggregator.fold`` as plain tuples.
+products and prices), and each line is folded into its store-day as it is checked: no object per
+line, one pass. ``Aggregator.add`` is the reference for that arithmetic; tests hold them equal.
 
 It only ever accepts. A record is folded here only when ``validate`` would accept it as the same
 ``Transaction``; at the first doubt (a value not known yet and not plainly valid, a wrong type, a
 key missing or extra, a limit crossed) it is re-decoded exactly (``parse.exact``) and goes through
 ``validate`` and ``Aggregator.add``, which alone decide a rejection and word it. A line whose
 product or amounts are not known yet is checked by ``validate.check_line``, and remembered once
-accepted. ``Aggregator.fold`` is shared, so what a transaction adds up to is computed in one place.
+accepted. A line the reference rejects, after others of its record were folded, takes them back
+out (``_undo``), so a record the fast path gives up on leaves no trace.
 
 Duplicate keys: ``Records.spans`` decodes without the object hook, so a dict does not show that
 a key was repeated. The source text does. With no backslash in it (no escapes), every ``:`` of a
@@ -29,11 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.uploads import format as fmt
 from pipelines.uploads.parse import JsonNumber, exact
+from pipelines.uploads.summary import StoreDay
 from pipelines.uploads.validate import (
     _MONEY_TEXT,
     _STORE_ID,
     _TIMESTAMP,
     _TRANSACTION_ID,
+    Line,
     RecordRejected,
     check_line,
     validate,
@@ -58,8 +62,6 @@ _TID = _TRANSACTION_ID.fullmatch
 _STAMP = _TIMESTAMP.fullmatch
 _ISO = datetime.fromisoformat
 
-Line = tuple[str, int, int, int, int]  # (productId, quantity, unitPrice, discount, net), as ``validate.Line``
-
 
 def forget() -> None:
     """Empty the memos (a cold start; for tests)."""
@@ -76,24 +78,46 @@ def fold(
 ) -> tuple[int, int]:
     """Check and fold each ``Records.spans`` record into ``aggregator``; ``reject`` each rejection; (records, lines)."""
     records = lines = 0
-    add, fold_ = aggregator.add, aggregator.fold
+    summaries, seen_by_store = aggregator.summaries, aggregator.seen
     for position, record, text, start, end in spans:
         records += 1
+        if text is not None and (accepted := _accept(record, text, start, end)) is not None:
+            store, transaction, date, hour, currency, items = accepted
+            seen = seen_by_store.get(store)
+            day = summaries.get(key := (store, date))
+            # A duplicate, or another currency: ``Aggregator.add`` says so, after ``validate``.
+            if (seen is None or transaction not in seen) and (day is None or day.currency == currency):
+                new = day is None
+                if new:
+                    day = summaries[key] = StoreDay(currency)
+                if (sums := _fold_lines(items, day.products)) is not None:
+                    revenue, units, refund_lines, refund_units, refund_amount = sums
+                    if seen is None:
+                        seen = seen_by_store[store] = {}
+                    seen[transaction] = position
+                    day.transactions += 1
+                    day.revenue += revenue
+                    day.units += units
+                    day.hourly[hour] += revenue
+                    if refund_lines:
+                        day.refund_lines += refund_lines
+                        day.refund_units += refund_units
+                        day.refund_amount += refund_amount
+                    lines += len(items)
+                    continue
+                if new:
+                    del summaries[key]
         try:
-            if text is not None and (accepted := _accept(record, text, start, end)) is not None:
-                fold_(position, *accepted)  # only the file-wide checks can still reject it
-                lines += len(accepted[-1])
-            else:
-                txn = validate(record if text is None else exact(text, start))
-                add(position, txn)
-                lines += len(txn.lines)
+            txn = validate(record if text is None else exact(text, start))
+            aggregator.add(position, txn)
+            lines += len(txn.lines)
         except RecordRejected as rejection:
             reject(position, rejection.reason)
     return records, lines
 
 
-def _accept(record: Any, text: str, start: int, end: int) -> tuple[str, str, str, int, str, list[Line]] | None:
-    """``(store, transaction, date, hour, currency, lines)`` if ``validate`` surely accepts ``record``, else None."""
+def _accept(record: Any, text: str, start: int, end: int) -> tuple[str, str, str, int, str, list] | None:
+    """``(store, transaction, date, hour, currency, lines)`` if ``validate`` surely accepts all but the lines."""
     if type(record) is not dict:
         return None
     size = len(record)
@@ -129,42 +153,70 @@ def _accept(record: Any, text: str, start: int, end: int) -> tuple[str, str, str
         return None
     if text.count(":", start, end) != pairs + transaction.count(":") + stamp.count(":"):
         return None
-    lines = _lines(items)
-    return None if lines is None else (store, transaction, stamp[:10], int(stamp[11:13]), currency, lines)
+    return store, transaction, stamp[:10], int(stamp[11:13]), currency, items
 
 
-def _lines(items: list) -> list[Line] | None:
-    """Each item as a ``Line`` tuple, or None as soon as one is not surely valid."""
-    lines: list[Line] = []
-    append = lines.append
-    for item in items:
+def _fold_lines(items: list, products: dict[str, list[int]]) -> tuple[int, int, int, int, int] | None:
+    """Fold the lines into ``products``; their (revenue, units, refund lines, units, amount), or None if one is bad.
+
+    None leaves ``products`` as it was.
+    """
+    revenue = units = refund_lines = refund_units = refund_amount = 0
+    created: list[str] = []
+    for index, item in enumerate(items):
         try:
             size = len(item) if type(item) is dict else 0
             product, quantity, price = item["productId"], item["quantity"], item["unitPrice"]
-            discount = 0 if size == 3 else item["discount"] if size == 4 else True  # True: never taken
+            discount = 0 if size == 3 else item["discount"] if size == 4 else True  # True: never an amount here
             if (
-                type(product) is str
-                and product in _PRODUCTS
-                and type(quantity) is int
-                and price is not True  # True == 1 and False == 0: a boolean must not find an amount
-                and price is not False
-                and discount is not True
-                and discount is not False
+                type(product) is not str
+                or product not in _PRODUCTS
+                or type(quantity) is not int
+                or price is True  # True == 1 and False == 0: a boolean must not find an amount
+                or price is False
+                or discount is True
+                or discount is False
             ):
-                price, discount = _AMOUNTS[price], _AMOUNTS[discount]
-                if 0 < quantity <= _MAX_QUANTITY:
-                    if (net := price * quantity - discount) >= 0:
-                        append((product, quantity, price, discount, net))
-                        continue
-                elif -_MAX_QUANTITY <= quantity < 0 and (net := price * quantity + discount) <= 0:
-                    append((product, quantity, price, discount, net))
-                    continue
-        except (KeyError, TypeError):  # a key missing, an amount not known (or not hashable)
-            pass
-        if (line := _learn(item)) is None:
-            return None
-        append(line)
-    return lines
+                raise KeyError
+            price, discount = _AMOUNTS[price], _AMOUNTS[discount]
+            if 0 < quantity <= _MAX_QUANTITY:
+                if (net := price * quantity - discount) < 0:
+                    raise KeyError
+            elif -_MAX_QUANTITY <= quantity < 0:
+                if (net := price * quantity + discount) > 0:
+                    raise KeyError
+            else:
+                raise KeyError
+        except (KeyError, TypeError):  # not surely valid (a key missing, a value not known, not hashable …)
+            if (line := _learn(item)) is None:
+                _undo(items[:index], products, created)
+                return None
+            product, quantity, _, _, net = line
+        revenue += net
+        units += quantity
+        if quantity < 0:
+            refund_lines += 1
+            refund_units -= quantity
+            refund_amount -= net
+        entry = products.get(product)
+        if entry is None:
+            products[product] = [quantity, net]
+            created.append(product)
+        else:
+            entry[0] += quantity
+            entry[1] += net
+    return revenue, units, refund_lines, refund_units, refund_amount
+
+
+def _undo(folded: list, products: dict[str, list[int]], created: list[str]) -> None:
+    """Take the ``folded`` lines back out of ``products`` (the reference accepted each: it gives their values)."""
+    for item in folded:
+        product, quantity, _, _, net = check_line(item, "lines")
+        entry = products[product]
+        entry[0] -= quantity
+        entry[1] -= net
+    for product in created:  # added last, in this order: removing them restores the order too
+        del products[product]
 
 
 def _new_store(store: str) -> bool:
@@ -186,7 +238,7 @@ def _learn(item: Any) -> Line | None:
     _remember(item["unitPrice"], line[2])
     if "discount" in item:
         _remember(item["discount"], line[3])
-    return tuple(line)
+    return line
 
 
 def _remember(value: Any, cents: int) -> None:

@@ -32,31 +32,35 @@ def _set(target: dict, **fields: Any) -> None:
             target[key] = value
 
 
-def _line(txn: dict, **fields: Any) -> None:
-    _set(txn["lines"][0], **fields)
+def _line(txn: dict, rng: random.Random, **fields: Any) -> None:
+    """Change one line (any: a bad line after good ones makes the fast path take those back out)."""
+    _set(rng.choice(txn["lines"]), **fields)
 
 
 # Each takes a good transaction (a dict) and a Random, and bends or breaks one rule in it.
+NOT_LINES = ("P1", 3, None, [], ["productId"])
 DICT_MUTATIONS = {
-    "product_as_number": lambda t, r: _line(t, productId=1.5),  # "1.5" is a known id (see KNOWN)
-    "product_as_int": lambda t, r: _line(t, productId=7),
-    "price_true": lambda t, r: _line(t, unitPrice=True),  # 1 is a known amount
-    "price_false": lambda t, r: _line(t, unitPrice=False),
-    "discount_true": lambda t, r: _line(t, discount=True),
-    "discount_false": lambda t, r: _line(t, discount=False),  # 0 is a known amount
-    "discount_null": lambda t, r: _line(t, discount=None),
-    "discount_equal_gross": lambda t, r: _line(t, quantity=2, unitPrice="1.00", discount="2.00"),
-    "discount_over_gross": lambda t, r: _line(t, quantity=r.choice((2, -2)), unitPrice="1.00", discount="2.01"),
-    "quantity_limit": lambda t, r: _line(t, quantity=r.choice((100_000, -100_000))),
-    "quantity_over": lambda t, r: _line(t, quantity=r.choice((100_001, -100_001, 0))),
-    "quantity_not_int": lambda t, r: _line(t, quantity=r.choice(("1", [1], {"n": 1}, 2.0, None))),
-    "price_max": lambda t, r: _line(t, unitPrice=r.choice((1_000_000, "1000000.00", "1000000.01"))),
-    "price_odd_text": lambda t, r: _line(t, unitPrice=r.choice(("4.500", "1e2", "04.50", " 4.50", "4.5", "4."))),
-    "price_list": lambda t, r: _line(t, unitPrice=[1]),
-    "line_extra_key": lambda t, r: _line(t, note="x"),
-    "line_four_keys_no_discount": lambda t, r: _line(t, note="x", discount=DROP),
-    "line_missing_price": lambda t, r: _line(t, unitPrice=DROP),
-    "line_not_object": lambda t, r: t["lines"].insert(0, r.choice(("P1", 3, None, [], ["productId"]))),
+    "product_as_number": lambda t, r: _line(t, r, productId=1.5),  # "1.5" is a known id (see KNOWN)
+    "product_as_int": lambda t, r: _line(t, r, productId=7),
+    "price_true": lambda t, r: _line(t, r, unitPrice=True),  # 1 is a known amount
+    "price_false": lambda t, r: _line(t, r, unitPrice=False),
+    "discount_true": lambda t, r: _line(t, r, discount=True),
+    "discount_false": lambda t, r: _line(t, r, discount=False),  # 0 is a known amount
+    "discount_null": lambda t, r: _line(t, r, discount=None),
+    "discount_equal_gross": lambda t, r: _line(t, r, quantity=2, unitPrice="1.00", discount="2.00"),
+    "discount_over_gross": lambda t, r: _line(t, r, quantity=r.choice((2, -2)), unitPrice="1.00", discount="2.01"),
+    "quantity_limit": lambda t, r: _line(t, r, quantity=r.choice((100_000, -100_000))),
+    "quantity_over": lambda t, r: _line(t, r, quantity=r.choice((100_001, -100_001, 0))),
+    "quantity_not_int": lambda t, r: _line(t, r, quantity=r.choice(("1", [1], {"n": 1}, 2.0, None))),
+    "price_max": lambda t, r: _line(t, r, unitPrice=r.choice((1_000_000, "1000000.00", "1000000.01"))),
+    "price_odd_text": lambda t, r: _line(t, r, unitPrice=r.choice(("4.500", "1e2", "04.50", " 4.50", "4.5", "4."))),
+    "price_list": lambda t, r: _line(t, r, unitPrice=[1]),
+    "line_extra_key": lambda t, r: _line(t, r, note="x"),
+    "line_four_keys_no_discount": lambda t, r: _line(t, r, note="x", discount=DROP),
+    "line_missing_price": lambda t, r: _line(t, r, unitPrice=DROP),
+    "line_not_object": lambda t, r: t["lines"].insert(
+        r.randrange(len(t["lines"]) + 1), r.choice(("P1", 3, None, [], ["productId"]))
+    ),
     "extra_key": lambda t, r: _set(t, extra=1),
     "five_keys_no_currency": lambda t, r: _set(t, currency=DROP, note=1),
     "six_keys": lambda t, r: _set(t, currency="USD", note=1),
@@ -78,7 +82,7 @@ DICT_MUTATIONS = {
             )
         ),
     ),
-    "non_finite": lambda t, r: _line(t, unitPrice=float(r.choice(("nan", "inf", "-inf")))),
+    "non_finite": lambda t, r: _line(t, r, unitPrice=float(r.choice(("nan", "inf", "-inf")))),
 }
 NOT_OBJECTS = ([1, 2], "txn", 3.5, None, True, {})
 
