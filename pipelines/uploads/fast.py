@@ -48,8 +48,9 @@ if TYPE_CHECKING:
 
 # Bounded, and only ever holding values the reference accepted (a memo never widens what passes).
 MEMO_LIMIT = 100_000
-_STORES: set[str] = set()
-_PRODUCTS: set[str] = set()
+# Each id → itself: the one string of it that every store-day shares (a dict then matches by identity).
+_STORES: dict[str, str] = {}
+_PRODUCTS: dict[str, str] = {}
 # An accepted amount → its minor units. Keys are ints, and texts that read the same as a decimal
 # string and as a JSON number (``"3.49"``): a JsonNumber equals the str of its text, so both
 # forms find one entry, and only texts both forms accept alike are stored (not ``"4.500"``).
@@ -82,7 +83,7 @@ def fold(
     for position, record, text, start, end in spans:
         records += 1
         if text is not None and (accepted := _accept(record, text, start, end)) is not None:
-            store, transaction, date, hour, currency, items = accepted
+            store, transaction, date, hour, currency, items, pairs = accepted
             seen = seen_by_store.get(store)
             day = summaries.get(key := (store, date))
             # A duplicate, or another currency: ``Aggregator.add`` says so, after ``validate``.
@@ -90,7 +91,7 @@ def fold(
                 new = day is None
                 if new:
                     day = summaries[key] = StoreDay(currency)
-                if (sums := _fold_lines(items, day.products)) is not None:
+                if (sums := _fold_lines(items, day.products, pairs)) is not None:
                     revenue, units, refund_lines, refund_units, refund_amount = sums
                     if seen is None:
                         seen = seen_by_store[store] = {}
@@ -116,8 +117,11 @@ def fold(
     return records, lines
 
 
-def _accept(record: Any, text: str, start: int, end: int) -> tuple[str, str, str, int, str, list] | None:
-    """``(store, transaction, date, hour, currency, lines)`` if ``validate`` surely accepts all but the lines."""
+def _accept(record: Any, text: str, start: int, end: int) -> tuple[str, str, str, int, str, list, int] | None:
+    """``(store, transaction, date, hour, currency, lines, pairs)`` if ``validate`` surely accepts all but the lines.
+
+    ``pairs`` is the number of key/value pairs the lines must hold between them for no key to repeat.
+    """
     if type(record) is not dict:
         return None
     size = len(record)
@@ -128,14 +132,16 @@ def _accept(record: Any, text: str, start: int, end: int) -> tuple[str, str, str
             currency = _USD
         else:
             return None
-        store, transaction = record["storeId"], record["transactionId"]
+        given, transaction = record["storeId"], record["transactionId"]
         stamp, items = record["timestamp"], record["lines"]
     except KeyError:
         return None
+    if type(given) is not str:  # (a JsonNumber would find the str of its text below)
+        return None
+    if (store := _STORES.get(given)) is None and (store := _new_store(given)) is None:
+        return None
     if (
-        type(store) is not str
-        or (store not in _STORES and not _new_store(store))
-        or type(transaction) is not str
+        type(transaction) is not str
         or not _TID(transaction)
         or type(stamp) is not str
         or not _STAMP(stamp)
@@ -148,42 +154,44 @@ def _accept(record: Any, text: str, start: int, end: int) -> tuple[str, str, str
         return None
     try:
         _ISO(stamp)
-        pairs = size + sum(map(len, items))
-    except (ValueError, TypeError):
+    except ValueError:
         return None
-    if text.count(":", start, end) != pairs + transaction.count(":") + stamp.count(":"):
-        return None
-    return store, transaction, stamp[:10], int(stamp[11:13]), currency, items
+    pairs = text.count(":", start, end) - size - transaction.count(":") - stamp.count(":")
+    return store, transaction, stamp[:10], int(stamp[11:13]), currency, items, pairs
 
 
-def _fold_lines(items: list, products: dict[str, list[int]]) -> tuple[int, int, int, int, int] | None:
+def _fold_lines(items: list, products: dict[str, list[int]], pairs: int) -> tuple[int, int, int, int, int] | None:
     """Fold the lines into ``products``; their (revenue, units, refund lines, units, amount), or None if one is bad.
 
-    None leaves ``products`` as it was.
+    None (one line not surely valid, or the lines not holding ``pairs`` key/value pairs between them)
+    leaves ``products`` as it was.
     """
     revenue = units = refund_lines = refund_units = refund_amount = 0
     created: list[str] = []
     for index, item in enumerate(items):
         try:
-            size = len(item) if type(item) is dict else 0
+            pairs -= (size := len(item))  # anything but a dict fails below (TypeError) or above
             product, quantity, price = item["productId"], item["quantity"], item["unitPrice"]
-            discount = 0 if size == 3 else item["discount"] if size == 4 else True  # True: never an amount here
-            if (
-                type(product) is not str
-                or product not in _PRODUCTS
-                or type(quantity) is not int
-                or price is True  # True == 1 and False == 0: a boolean must not find an amount
-                or price is False
-                or discount is True
-                or discount is False
+            if type(product) is not str or type(quantity) is not int:
+                raise KeyError
+            # product: the memo's own string, so that store-day dicts match it by identity and share it
+            product, cents = _PRODUCTS[product], _AMOUNTS[price]
+            if size == 3:
+                discount = off = 0
+            elif size == 4:
+                off = _AMOUNTS[discount := item["discount"]]
+            else:
+                raise KeyError
+            # Only the keys 0 and 1 (0 and 100 cents) equal a boolean: True must not pass for 1.
+            if (cents <= 100 and (price is True or price is False)) or (
+                off <= 100 and (discount is True or discount is False)
             ):
                 raise KeyError
-            price, discount = _AMOUNTS[price], _AMOUNTS[discount]
             if 0 < quantity <= _MAX_QUANTITY:
-                if (net := price * quantity - discount) < 0:
+                if (net := cents * quantity - off) < 0:
                     raise KeyError
             elif -_MAX_QUANTITY <= quantity < 0:
-                if (net := price * quantity + discount) > 0:
+                if (net := cents * quantity + off) > 0:
                     raise KeyError
             else:
                 raise KeyError
@@ -205,6 +213,9 @@ def _fold_lines(items: list, products: dict[str, list[int]]) -> tuple[int, int, 
         else:
             entry[0] += quantity
             entry[1] += net
+    if pairs:  # a key repeated somewhere (see the module's docstring)
+        _undo(items, products, created)
+        return None
     return revenue, units, refund_lines, refund_units, refund_amount
 
 
@@ -219,12 +230,13 @@ def _undo(folded: list, products: dict[str, list[int]], created: list[str]) -> N
         del products[product]
 
 
-def _new_store(store: str) -> bool:
+def _new_store(store: str) -> str | None:
+    """``store`` if it is a valid storeId (remembered while there is room), else None."""
     if not _STORE_ID.fullmatch(store):
-        return False
+        return None
     if len(_STORES) < MEMO_LIMIT:
-        _STORES.add(store)
-    return True
+        _STORES[store] = store
+    return store
 
 
 def _learn(item: Any) -> Line | None:
@@ -233,12 +245,13 @@ def _learn(item: Any) -> Line | None:
         line = check_line(item, "lines")
     except RecordRejected:
         return None
+    product = line[0]
     if len(_PRODUCTS) < MEMO_LIMIT:
-        _PRODUCTS.add(line[0])
+        product = _PRODUCTS.setdefault(product, product)
     _remember(item["unitPrice"], line[2])
     if "discount" in item:
         _remember(item["discount"], line[3])
-    return line
+    return line if product is line[0] else line._replace(product_id=product)
 
 
 def _remember(value: Any, cents: int) -> None:
