@@ -96,7 +96,9 @@ _SCAN = DECODER.scan_once
 _PLAIN_SCAN = json.JSONDecoder(parse_float=JsonNumber, parse_constant=NonFinite).scan_once
 Scan = Callable[[str, int], tuple[Any, int]]
 # After a transaction: a comma, and the next one already in the buffer (not ']', so no trailing comma).
+# Decoded in place while at least _TAIL characters are left; closer to the end, read on first.
 _NEXT = re.compile(r"[ \t\n\r]*,[ \t\n\r]*(?=[^ \t\n\r\]])")
+_TAIL = 1 << 14
 
 
 def _decode(text: str, pos: int, scan: Scan = _SCAN) -> tuple[Any, int]:
@@ -209,16 +211,20 @@ def _json_records(stream: BinaryIO, chunk: int, scan: Scan) -> Iterator[tuple[in
             index += 1
             # The common case, inline: ", " then a whole transaction already in the buffer.
             if (after := _NEXT.match(buf, end)) is not None:
-                start = after.end()
-                try:
-                    value, end = scan(buf, start)
-                except (StopIteration, json.JSONDecodeError):
-                    pass  # cut by the chunk's end, or broken: the general path below reads on or says where
+                start = reader.pos = after.end()
+                if len(buf) - start >= _TAIL:
+                    try:
+                        value, end = scan(buf, start)
+                    except (StopIteration, json.JSONDecodeError):
+                        pass  # longer than the tail, or broken: the general path below reads on or says where
+                    else:
+                        if end < len(buf):
+                            reader.pos = end
+                            continue
                 else:
-                    if end < len(buf):
-                        reader.pos = end
-                        continue
-                reader.pos = start
+                    # Read on first: a transaction cut by the chunk's end makes the decoder build an
+                    # error (which counts the lines of the whole buffer) only to be thrown away.
+                    reader.fill()
                 value, start = reader.value(scan)
                 continue
             if reader.expect(",]", "',' or ']' after a transaction") == "]":
