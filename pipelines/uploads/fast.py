@@ -33,10 +33,10 @@ from pipelines.uploads import format as fmt
 from pipelines.uploads.parse import JsonNumber, exact
 from pipelines.uploads.summary import StoreDay
 from pipelines.uploads.validate import (
-    _MONEY_TEXT,
-    _STORE_ID,
-    _TIMESTAMP,
-    _TRANSACTION_ID,
+    MONEY_TEXT,
+    STORE_ID,
+    TIMESTAMP,
+    TRANSACTION_ID,
     Line,
     RecordRejected,
     check_line,
@@ -59,8 +59,8 @@ _MAX_QUANTITY = fmt.MAX_QUANTITY
 _MAX_LINES = fmt.MAX_LINES
 _CURRENCIES = fmt.CURRENCIES
 _USD = fmt.DEFAULT_CURRENCY
-_TID = _TRANSACTION_ID.fullmatch
-_STAMP = _TIMESTAMP.fullmatch
+_TID = TRANSACTION_ID.fullmatch
+_STAMP = TIMESTAMP.fullmatch
 _ISO = datetime.fromisoformat
 
 
@@ -232,7 +232,7 @@ def _undo(folded: list, products: dict[str, list[int]], created: list[str]) -> N
 
 def _new_store(store: str) -> str | None:
     """``store`` if it is a valid storeId (remembered while there is room), else None."""
-    if not _STORE_ID.fullmatch(store):
+    if not STORE_ID.fullmatch(store):
         return None
     if len(_STORES) < MEMO_LIMIT:
         _STORES[store] = store
@@ -256,6 +256,6 @@ def _learn(item: Any) -> Line | None:
 
 def _remember(value: Any, cents: int) -> None:
     if len(_AMOUNTS) < MEMO_LIMIT and (
-        type(value) is int or (type(value) in (str, JsonNumber) and _MONEY_TEXT.fullmatch(value))
+        type(value) is int or (type(value) in (str, JsonNumber) and MONEY_TEXT.fullmatch(value))
     ):
         _AMOUNTS[value] = cents

@@ -24,13 +24,14 @@ from pipelines.common.inputs import field_name, nearest, quote
 from pipelines.uploads import format as fmt
 from pipelines.uploads.parse import DuplicateKeys, JsonNumber, NonFinite, Unparsable
 
-_STORE_ID = re.compile(rf"[A-Za-z0-9._-]{{1,{fmt.MAX_STORE_ID}}}")
-_TRANSACTION_ID = re.compile(rf"[\x21-\x7e]{{1,{fmt.MAX_TRANSACTION_ID}}}")
-_PRODUCT_ID = re.compile(rf"[A-Za-z0-9._/-]{{1,{fmt.MAX_PRODUCT_ID}}}")
-_TIMESTAMP = re.compile(
+# The patterns of format's rules; ``fast`` checks with these same ones.
+STORE_ID = re.compile(rf"[A-Za-z0-9._-]{{1,{fmt.MAX_STORE_ID}}}")
+TRANSACTION_ID = re.compile(rf"[\x21-\x7e]{{1,{fmt.MAX_TRANSACTION_ID}}}")
+PRODUCT_ID = re.compile(rf"[A-Za-z0-9._/-]{{1,{fmt.MAX_PRODUCT_ID}}}")
+TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})"
 )
-_MONEY_TEXT = re.compile(r"(0|[1-9][0-9]{0,6})(?:\.([0-9]{1,2}))?")
+MONEY_TEXT = re.compile(r"(0|[1-9][0-9]{0,6})(?:\.([0-9]{1,2}))?")
 _TRANSACTION_KEYS = frozenset(fmt.TRANSACTION_FIELDS)
 _LINE_KEYS = frozenset(fmt.LINE_FIELDS)
 _REQUIRED_TRANSACTION_KEYS = frozenset(fmt.REQUIRED_TRANSACTION_FIELDS)
@@ -137,7 +138,7 @@ def money(value: Any, path: str) -> int:
             raise _reject(path, f"must have at most 2 decimals, not {_kind(value)}")
         cents = int(scaled)
     elif type(value) is str:
-        match = _MONEY_TEXT.fullmatch(value)
+        match = MONEY_TEXT.fullmatch(value)
         if not match:
             raise _reject(path, f'must be a decimal string with at most 2 decimals like "3.49", not {quote(value)}')
         cents = int(match[1]) * 100 + (int(match[2].ljust(2, "0")) if match[2] else 0)
@@ -161,7 +162,7 @@ def check_line(item: Any, path: str) -> Line:
     if not isinstance(item, dict):
         raise _reject(path, f"must be an object, not {_kind(item)}")
     _check_keys(item, f"{path}.", _LINE_KEYS, fmt.REQUIRED_LINE_FIELDS)
-    product = _identifier(item["productId"], f"{path}.productId", _PRODUCT_ID, "1–64 of A-Z a-z 0-9 . _ - /")
+    product = _identifier(item["productId"], f"{path}.productId", PRODUCT_ID, "1–64 of A-Z a-z 0-9 . _ - /")
     quantity = item["quantity"]
     if type(quantity) is not int or not quantity or abs(quantity) > fmt.MAX_QUANTITY:
         limit = f"±{fmt.MAX_QUANTITY:,}"
@@ -184,12 +185,12 @@ def validate(record: Any) -> Transaction:
     keys = record.keys()
     if type(record) is not dict or not keys <= _TRANSACTION_KEYS or not _REQUIRED_TRANSACTION_KEYS <= keys:
         _check_keys(record, "", _TRANSACTION_KEYS, fmt.REQUIRED_TRANSACTION_FIELDS)
-    store = _identifier(record["storeId"], "storeId", _STORE_ID, "1–64 of A-Z a-z 0-9 . _ -")
+    store = _identifier(record["storeId"], "storeId", STORE_ID, "1–64 of A-Z a-z 0-9 . _ -")
     transaction = _identifier(
-        record["transactionId"], "transactionId", _TRANSACTION_ID, "1–128 printable ASCII characters without spaces"
+        record["transactionId"], "transactionId", TRANSACTION_ID, "1–128 printable ASCII characters without spaces"
     )
     stamp = record["timestamp"]
-    if type(stamp) is not str or not _TIMESTAMP.fullmatch(stamp):
+    if type(stamp) is not str or not TIMESTAMP.fullmatch(stamp):
         shown = quote(stamp) if type(stamp) is str else _kind(stamp)
         raise _reject("timestamp", f"must be ISO-8601 with a zone like 2026-11-20T14:03:07+01:00, not {shown}")
     try:
