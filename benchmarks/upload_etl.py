@@ -7,7 +7,9 @@ processes it in two child processes, one per approach, so each one's peak RSS is
 
 * pipeline — ``parse`` (streaming, 64 KiB chunks) → ``validate`` every record → ``aggregate``
              into per (store, date) summaries: revenue, units, transactions, refunds, 24 hourly
-             buckets, per-product units and revenue, all in exact minor units;
+             buckets, per-product units and revenue, all in exact minor units (``aggregate.run``
+             checks well-formed records on ``fast``'s one-pass path, every other one with
+             ``validate``: the same rules, the same rejections);
 * pandas   — ``json.load`` of the whole file → ``json_normalize`` of the line items with their
              transaction fields → ``groupby`` (store, date) sums, hourly and per-product sums.
              It validates nothing and computes money in float; it is the baseline, not an equal.

@@ -18,6 +18,11 @@ Numbers with a fraction or exponent become ``JsonNumber``, their exact source te
 exact, and converting to ``Decimal`` is left to the few values that need it); ``NaN``/``Infinity``
 become ``NonFinite`` and an object with a repeated key a ``DuplicateKeys`` dict, both left for the
 validator to reject with the record's position instead of stopping the file.
+
+``parse`` returns ``Records``: iterating it gives exactly those pairs. Its ``spans()`` reads the
+same stream without the Python object hook (a third of the parse time goes to calling it once per
+object) and hands over each record's source text instead, so ``aggregate.run`` can see from the
+text that no key repeats and re-decode exactly (``exact``) only the records it hands to ``validate``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -85,14 +90,28 @@ def _object(pairs: list[tuple[str, Any]]) -> dict:
 
 DECODER = json.JSONDecoder(parse_float=JsonNumber, parse_constant=NonFinite, object_pairs_hook=_object)
 _SCAN = DECODER.scan_once
+# The same decoder without the object hook: C builds each dict itself, a third faster, but a
+# repeated key is silently collapsed. Only ``Records.spans`` uses it, handing its caller the source
+# text so that it can tell (see ``fast``) or re-decode with ``exact``.
+_PLAIN_SCAN = json.JSONDecoder(parse_float=JsonNumber, parse_constant=NonFinite).scan_once
+Scan = Callable[[str, int], tuple[Any, int]]
+# After a transaction: a comma, and the next one already in the buffer (not ']', so no trailing comma).
+# Decoded in place while at least _TAIL characters are left; closer to the end, read on first.
+_NEXT = re.compile(r"[ \t\n\r]*,[ \t\n\r]*(?=[^ \t\n\r\]])")
+_TAIL = 1 << 14
 
 
-def _decode(text: str, pos: int) -> tuple[Any, int]:
+def _decode(text: str, pos: int, scan: Scan = _SCAN) -> tuple[Any, int]:
     # json's raw_decode without its Python wrapper (this runs once per record).
     try:
-        return _SCAN(text, pos)
+        return scan(text, pos)
     except StopIteration as stop:
         raise json.JSONDecodeError("Expecting value", text, stop.value) from None
+
+
+def exact(text: str, start: int) -> Any:
+    """The value at ``text[start:]`` as ``parse_json``/``parse_ndjson`` yield it (``DuplicateKeys`` marked)."""
+    return _SCAN(text, start)[0]
 
 
 def _utf8_len(text: str) -> int:
@@ -148,56 +167,86 @@ class _Scanner:
         self.pos += 1
         return char
 
-    def value(self) -> Any:
-        """Decode the JSON value at the cursor, reading further chunks while it is incomplete."""
+    def value(self, scan: Scan = _SCAN) -> tuple[Any, int]:
+        """Decode the JSON value at the cursor, reading further chunks while it is incomplete; (value, its start)."""
         self.peek()
         while True:
             try:
-                value, end = _decode(self.buf, self.pos)
+                value, end = _decode(self.buf, self.pos, scan)
             except json.JSONDecodeError as error:
                 if len(self.buf) - self.pos < MAX_RECORD_CHARS and self.fill():
                     continue
                 raise MalformedUploadError(f"invalid JSON: {error.msg}", byte=self.byte(error.pos)) from None
             if end == len(self.buf) and self.fill():
                 continue  # a bare number may go on in the next chunk
-            self.pos = end
-            return value
+            start, self.pos = self.pos, end
+            return value, start
+
+
+def _json_records(stream: BinaryIO, chunk: int, scan: Scan) -> Iterator[tuple[int, Any, str, int, int]]:
+    """``(index, transaction, text, start, end)`` for each element of ``{"transactions": [...]}``.
+
+    ``text[start:end]`` is the element's source (``text`` is the scanner's buffer at that moment).
+    """
+    reader = _Scanner(stream, chunk)
+    if not reader.peek():
+        raise EmptyUploadError("the upload is empty (0 bytes or only whitespace)")
+    reader.expect("{", 'a JSON object {"transactions": [...]}')
+    if reader.peek() == "}":
+        raise EmptyUploadError('the upload is an empty object: it needs {"transactions": [...]}')
+    at = reader.byte()
+    if reader.peek() != '"':
+        reader.expect('"', "a quoted key")
+    if (key := reader.value()[0]) != "transactions":
+        shown = json.dumps(key, ensure_ascii=True)[:_QUOTE]
+        raise MalformedUploadError(f'the upload\'s only key must be "transactions", not {shown}', byte=at)
+    reader.expect(":", "':' after \"transactions\"")
+    reader.expect("[", '"transactions" to be an array')
+    index = 0
+    if reader.peek() != "]":
+        value, start = reader.value(scan)
+        while True:
+            buf, end = reader.buf, reader.pos
+            yield index, value, buf, start, end
+            index += 1
+            # The common case, inline: ", " then a whole transaction already in the buffer.
+            if (after := _NEXT.match(buf, end)) is not None:
+                start = reader.pos = after.end()
+                if len(buf) - start >= _TAIL:
+                    try:
+                        value, end = scan(buf, start)
+                    except (StopIteration, json.JSONDecodeError):
+                        pass  # longer than the tail, or broken: the general path below reads on or says where
+                    else:
+                        if end < len(buf):
+                            reader.pos = end
+                            continue
+                else:
+                    # Read on first: a transaction cut by the chunk's end makes the decoder build an
+                    # error (which counts the lines of the whole buffer) only to be thrown away.
+                    reader.fill()
+                value, start = reader.value(scan)
+                continue
+            if reader.expect(",]", "',' or ']' after a transaction") == "]":
+                break
+            if reader.peek() == "]":
+                raise MalformedUploadError("invalid JSON: a trailing comma before ']'", byte=reader.byte())
+            value, start = reader.value(scan)
+    else:
+        reader.pos += 1
+    at = reader.byte()
+    if reader.expect(",}", "'}' closing the upload") == ",":
+        raise MalformedUploadError('the upload\'s only key must be "transactions"', byte=at)
+    if reader.peek():
+        raise MalformedUploadError("data after the end of the JSON document", byte=reader.byte())
+    if not index:
+        raise EmptyUploadError('the upload has no transactions ("transactions" is empty)')
 
 
 def parse_json(stream: BinaryIO, chunk: int = CHUNK_BYTES) -> Iterator[tuple[int, Any]]:
     """``(index, transaction)`` for each element of ``{"transactions": [...]}``, streamed."""
-    scan = _Scanner(stream, chunk)
-    if not scan.peek():
-        raise EmptyUploadError("the upload is empty (0 bytes or only whitespace)")
-    scan.expect("{", 'a JSON object {"transactions": [...]}')
-    if scan.peek() == "}":
-        raise EmptyUploadError('the upload is an empty object: it needs {"transactions": [...]}')
-    at = scan.byte()
-    if scan.peek() != '"':
-        scan.expect('"', "a quoted key")
-    if (key := scan.value()) != "transactions":
-        shown = json.dumps(key, ensure_ascii=True)[:_QUOTE]
-        raise MalformedUploadError(f'the upload\'s only key must be "transactions", not {shown}', byte=at)
-    scan.expect(":", "':' after \"transactions\"")
-    scan.expect("[", '"transactions" to be an array')
-    index = 0
-    if scan.peek() != "]":
-        while True:
-            yield index, scan.value()
-            index += 1
-            if scan.expect(",]", "',' or ']' after a transaction") == "]":
-                break
-            if scan.peek() == "]":
-                raise MalformedUploadError("invalid JSON: a trailing comma before ']'", byte=scan.byte())
-    else:
-        scan.pos += 1
-    at = scan.byte()
-    if scan.expect(",}", "'}' closing the upload") == ",":
-        raise MalformedUploadError('the upload\'s only key must be "transactions"', byte=at)
-    if scan.peek():
-        raise MalformedUploadError("data after the end of the JSON document", byte=scan.byte())
-    if not index:
-        raise EmptyUploadError('the upload has no transactions ("transactions" is empty)')
+    for index, value, _, _, _ in _json_records(stream, chunk, _SCAN):
+        yield index, value
 
 
 def _lines(stream: BinaryIO, chunk: int) -> Iterator[tuple[int, bytes, bool]]:
@@ -220,13 +269,13 @@ def _lines(stream: BinaryIO, chunk: int) -> Iterator[tuple[int, bytes, bool]]:
                 pending, skipping = b"", True
 
 
-def parse_ndjson(stream: BinaryIO, chunk: int = CHUNK_BYTES) -> Iterator[tuple[int, Any]]:
-    """``(line number, record or Unparsable)`` for each non-blank line of an NDJSON stream."""
+def _ndjson_records(stream: BinaryIO, chunk: int, scan: Scan) -> Iterator[tuple[int, Any, str | None, int, int]]:
+    """``(line number, record, text, start, end)`` per non-blank line; ``text`` None for an ``Unparsable``."""
     records = 0
     for number, raw, too_long in _lines(stream, chunk):
         if too_long:
             records += 1
-            yield number, Unparsable(f"the line is longer than {MAX_RECORD_CHARS:,} bytes")
+            yield number, Unparsable(f"the line is longer than {MAX_RECORD_CHARS:,} bytes"), None, 0, 0
             continue
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8) :]
@@ -234,25 +283,59 @@ def parse_ndjson(stream: BinaryIO, chunk: int = CHUNK_BYTES) -> Iterator[tuple[i
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             records += 1
-            yield number, Unparsable(f"not UTF-8 text (byte {error.start} of the line)")
+            yield number, Unparsable(f"not UTF-8 text (byte {error.start} of the line)"), None, 0, 0
             continue
         start = _WS.match(text).end()
         if start == len(text):
             continue
         records += 1
         try:
-            value, end = _decode(text, start)
+            value, end = _decode(text, start, scan)
         except json.JSONDecodeError as error:
-            yield number, Unparsable(f"invalid JSON: {error.msg} (column {error.colno})")
+            yield number, Unparsable(f"invalid JSON: {error.msg} (column {error.colno})"), None, 0, 0
             continue
         if (after := _WS.match(text, end).end()) != len(text):
-            yield number, Unparsable(f"data after the JSON value (column {after + 1})")
+            yield number, Unparsable(f"data after the JSON value (column {after + 1})"), None, 0, 0
             continue
-        yield number, value
+        yield number, value, text, start, end
     if not records:
         raise EmptyUploadError("the upload is empty (0 bytes or only blank lines)")
 
 
-def parse(stream: BinaryIO, key: str, chunk: int = CHUNK_BYTES) -> Iterator[tuple[int, Any]]:
+def parse_ndjson(stream: BinaryIO, chunk: int = CHUNK_BYTES) -> Iterator[tuple[int, Any]]:
+    """``(line number, record or Unparsable)`` for each non-blank line of an NDJSON stream."""
+    for number, value, _, _, _ in _ndjson_records(stream, chunk, _SCAN):
+        yield number, value
+
+
+class Records:
+    """What ``parse`` returns: an iterator of ``(position, record)``, as ``parse_json``/``parse_ndjson`` yield.
+
+    ``spans()`` is the same stream read the fast way, for a caller that checks records itself
+    (``aggregate.run``): ``(position, record, text, start, end)`` decoded without the object hook,
+    so a repeated key is collapsed unseen; ``text[start:end]`` is the record's source, from which
+    ``exact(text, start)`` gives the record as iteration would. ``text`` is None when the record
+    is already exact (an ``Unparsable`` line). Use one or the other, once.
+    """
+
+    def __init__(self, stream: BinaryIO, key: str, chunk: int = CHUNK_BYTES):
+        self._read = _ndjson_records if is_ndjson(key) else _json_records
+        self._stream, self._chunk = stream, chunk
+        self._records: Iterator[tuple[int, Any]] | None = None
+
+    def __iter__(self) -> Records:
+        return self
+
+    def __next__(self) -> tuple[int, Any]:
+        if self._records is None:
+            self._records = (r[:2] for r in self._read(self._stream, self._chunk, _SCAN))
+        return next(self._records)
+
+    def spans(self) -> Iterator[tuple[int, Any, str | None, int, int]]:
+        """``(position, record, text, start, end)``, decoded without duplicate-key detection."""
+        return self._read(self._stream, self._chunk, _PLAIN_SCAN)
+
+
+def parse(stream: BinaryIO, key: str, chunk: int = CHUNK_BYTES) -> Records:
     """The records of the upload stored under ``key``: NDJSON for ``.ndjson``/``.jsonl``, JSON otherwise."""
-    return parse_ndjson(stream, chunk) if is_ndjson(key) else parse_json(stream, chunk)
+    return Records(stream, key, chunk)

@@ -62,7 +62,7 @@ class StoreDay:
 
     def prune(self) -> None:
         """Drop products whose units and revenue are both 0."""
-        for product in [p for p, entry in self.products.items() if entry == [0, 0]]:
+        for product in [p for p, (units, revenue) in self.products.items() if not units and not revenue]:
             del self.products[product]
 
     def is_empty(self) -> bool:
