@@ -49,16 +49,20 @@ def aws(monkeypatch):
     """A fresh moto per test: a versioned bucket and an empty summaries table; env for the handler."""
     from moto import mock_aws
 
+    from infra.sandbox import dynamodb_transactions
     from pipelines.common.aws import client, reset_clients
 
     set_fake_aws_environment(monkeypatch, SUMMARY_TABLE_NAME=TABLE)
     monkeypatch.delenv("MAX_FILE_MB", raising=False)
     monkeypatch.delenv("MAX_REJECT_RATIO", raising=False)
     reset_clients()
+    # TransactWriteItems as AWS runs it (all or nothing, isolated), not moto's table copy per item.
+    undo_transactions = dynamodb_transactions.install()
     with mock_aws():
         s3 = client("s3")
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         create_table(client("dynamodb"))
         yield SimpleNamespace(s3=s3, dynamodb=client("dynamodb"))
+    undo_transactions()
     reset_clients()
