@@ -83,6 +83,9 @@ def object_write(event: Any, bucket: str, prefix: str) -> dict[str, Any]:
         raise InvalidInputError("detail.object.key", f"decodes to more than {MAX_KEY_BYTES} bytes, S3's key limit")
     if not key.startswith(prefix) or key == prefix:
         raise InvalidInputError("detail.object.key", f"{quote(key)} is not an object under {prefix}")
+    if key.endswith("/"):
+        # The S3 console's "Create folder" writes a 0-byte object so named: not a file to load.
+        raise InvalidInputError("detail.object.key", f"{quote(key)} is a folder marker (ends in /), not a file")
     size = written.get("size")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise InvalidInputError("detail.object.size", f"must be a whole number of bytes ≥ 0, got {described(size)}")

@@ -681,3 +681,19 @@ def test_a_hand_started_run_with_a_bad_event_is_rejected_naming_the_field_and_wr
     assert entered(result) == ["ValidateInput", "InputRejected"]
     assert item_count(sandbox) == count and pointer(sandbox, "uploads/sales.json") is None
     assert bucket_versions(sandbox) == objects
+
+
+def test_a_console_folder_under_the_prefix_is_rejected_at_the_intake_and_nothing_is_quarantined(sandbox, shop):
+    before = bucket_versions(sandbox)
+    count = item_count(sandbox)
+    sandbox.client("s3").put_object(
+        Bucket=outputs(sandbox)["bucketName"], Key=f"uploads/{shop.prefix}folder/", Body=b""
+    )
+    (delivery,) = sandbox.events.wait_idle()[-1:]
+    router = sandbox.wait(delivery.execution_arn)
+    result = sandbox.wait(router.output["ExecutionArn"])
+    assert (result.status, result.error) == ("FAILED", "InvalidInputError")
+    assert "is a folder marker (ends in /), not a file" in result.cause_text()
+    assert entered(result) == ["ValidateInput", "InputRejected"]
+    assert {key for key, _ in bucket_versions(sandbox) - before} == {f"uploads/{shop.prefix}folder/"}
+    assert item_count(sandbox) == count

@@ -86,6 +86,7 @@ def test_fields_s3_adds_to_the_detail_are_ignored():
         ({"detail__object__key": "elsewhere/x.json"}, "detail.object.key", "is not an object under uploads/"),
         ({"detail__object__key": "uploads/"}, "detail.object.key", "is not an object under uploads/"),
         ({"detail__object__key": "uploadsX%2Fx.json"}, "detail.object.key", "is not an object under uploads/"),
+        ({"detail__object__key": "uploads/2026-11-20/"}, "detail.object.key", "is a folder marker"),
         ({"detail__object__key": None}, "detail.object.key", "must be a non-empty string, got"),
         ({"detail__object__key": "uploads/" + "%C3%A9" * 600}, "detail.object.key", "S3's key limit"),
         ({"detail__object__size": "12"}, "detail.object.size", "whole number of bytes"),
