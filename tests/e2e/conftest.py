@@ -16,10 +16,11 @@ _DENIALS_FROM = pytest.StashKey[int]()
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    """Every enabled pipeline of the dev stack deployed into the sandbox, services running."""
+def sandbox(request):
+    """The dev stack deployed into the sandbox, services running: every enabled pipeline, or the
+    module's ``DEPLOYED`` list (a module about one pipeline deploys only it, in a few seconds)."""
     logging.getLogger("moto").setLevel(logging.CRITICAL)
-    with sandbox_environment("dev") as deployed:
+    with sandbox_environment("dev", pipelines=getattr(request.module, "DEPLOYED", None)) as deployed:
         yield deployed
 
 

@@ -5,6 +5,9 @@ import uuid
 
 import pytest
 
+# Only this pipeline is deployed (tests/e2e/conftest.py).
+DEPLOYED = ["greeting"]
+
 
 @pytest.fixture
 def table(sandbox):

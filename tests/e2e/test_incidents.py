@@ -10,6 +10,9 @@ import pytest
 from infra.sandbox.fakes.pagerduty import generate_incidents
 from infra.sandbox.scenarios import incidents_database
 
+# Only this pipeline is deployed (tests/e2e/conftest.py).
+DEPLOYED = ["incidents"]
+
 pytestmark = pytest.mark.slow
 
 DAY = datetime(2026, 10, 1, tzinfo=UTC)

@@ -9,6 +9,9 @@ import pytest
 
 from infra.sandbox.scenarios import data_keys
 
+# Only this pipeline is deployed (tests/e2e/conftest.py).
+DEPLOYED = ["radar"]
+
 ACTIVE_ORGS = ["org-cloudflare", "org-example"]
 
 
