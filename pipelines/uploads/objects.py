@@ -7,7 +7,9 @@ contributions (``contributions/<hash>/<version>.json``, see ``layout``).
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,23 +39,28 @@ class UploadBucket:
     def __init__(self, name: str):
         self.name = name
 
-    def _call(self, operation: str, key: str, **kwargs) -> Any:
+    @contextlib.contextmanager
+    def _errors(self, operation: str, key: str, target: str = "") -> Iterator[None]:
+        """S3's failures as the pipeline's: a missing object or version → UploadMissingError; an ETag
+        that moved → Superseded; a refusal → ConfigurationError; anything else → retryable."""
+        where = f"S3 {operation} s3://{self.name}/{key}"
         try:
-            return getattr(client("s3"), operation)(Bucket=self.name, Key=key, **kwargs)
+            yield
         except ClientError as exc:
             code = _code(exc)
-            where = f"S3 {operation} s3://{self.name}/{key}"
             if code in _MISSING:
                 raise UploadMissingError(f"{where}: no such object or version") from None
             if code in ("PreconditionFailed", "412"):
                 raise Superseded(key) from None
             if code in _REFUSED:
                 raise ConfigurationError(f"{where} refused ({code}): check the function's grants") from None
-            raise UpstreamUnavailableError(f"{where} failed ({code})") from None
+            raise UpstreamUnavailableError(f"{where}{target} failed ({code})") from None
         except BotoCoreError as exc:
-            raise UpstreamUnavailableError(
-                f"S3 {operation} s3://{self.name}/{key} failed: {type(exc).__name__}"
-            ) from None
+            raise UpstreamUnavailableError(f"{where} failed: {type(exc).__name__}") from None
+
+    def _call(self, operation: str, key: str, **kwargs) -> Any:
+        with self._errors(operation, key):
+            return getattr(client("s3"), operation)(Bucket=self.name, Key=key, **kwargs)
 
     def open(self, key: str, version_id: str | None, etag: str) -> tuple[int, BinaryIO]:
         """``(size, streaming body)`` of that exact version (or of the object while it has ``etag``)."""
@@ -76,17 +83,8 @@ class UploadBucket:
     def copy_from(self, source_key: str, version_id: str | None, key: str) -> None:
         """Copy ``source_key`` (that version) to ``key`` in this bucket; multipart past 5 GB."""
         source = {"Bucket": self.name, "Key": source_key, **({"VersionId": version_id} if version_id else {})}
-        try:
+        with self._errors("copy", source_key, f" → {key}"):
             client("s3").copy(source, self.name, key)
-        except ClientError as exc:
-            code = _code(exc)
-            if code in _MISSING:
-                raise UploadMissingError(f"S3 copy s3://{self.name}/{source_key}: no such object or version") from None
-            raise UpstreamUnavailableError(f"S3 copy s3://{self.name}/{source_key} → {key} failed ({code})") from None
-        except BotoCoreError as exc:
-            raise UpstreamUnavailableError(
-                f"S3 copy s3://{self.name}/{source_key} failed: {type(exc).__name__}"
-            ) from None
 
 
 class ContributionArchive:

@@ -27,9 +27,11 @@ pointer item; never per record.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +61,9 @@ MAX_ATTEMPTS = 5
 MAX_REPLANS = 3
 _PAUSE_SECONDS = 0.05
 _CONFLICT_REASONS = {"ConditionalCheckFailed", "TransactionConflict", "None", ""}
+# Error codes that mean "someone wrote first": of a conditional item write, of a transaction.
+_ITEM_CONFLICTS = ("ConditionalCheckFailedException",)
+_TRANSACTION_CONFLICTS = ("TransactionConflictException", "ConditionalCheckFailedException")
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
@@ -85,18 +90,30 @@ class SummaryTable:
     def __init__(self, name: str):
         self.name = name
 
-    def _call(self, operation: str, **kwargs) -> dict[str, Any]:
+    @contextlib.contextmanager
+    def _errors(self, operation: str, conflicts: tuple[str, ...] = _ITEM_CONFLICTS) -> Iterator[None]:
+        """DynamoDB's failures as the pipeline's: a lost condition (``conflicts``, or a transaction
+        cancelled for conflicts only) → Conflict; a missing table or a refusal → ConfigurationError;
+        anything else → UpstreamUnavailableError (retryable)."""
         try:
-            return getattr(client("dynamodb"), operation)(TableName=self.name, **kwargs)
+            yield
         except ClientError as exc:
             code = _code(exc)
-            if code == "ConditionalCheckFailedException":
-                raise Conflict(operation) from None
+            if code == "TransactionCanceledException":
+                reasons = {r.get("Code", "") for r in exc.response.get("CancellationReasons", [])}
+                if reasons <= _CONFLICT_REASONS:
+                    raise Conflict(sorted(reasons)) from None
+            if code in conflicts:
+                raise Conflict(code) from None
             if code in ("ResourceNotFoundException", "AccessDeniedException"):
                 raise ConfigurationError(f"DynamoDB {operation} on {self.name} refused ({code})") from None
             raise UpstreamUnavailableError(f"DynamoDB {operation} on {self.name} failed ({code})") from None
         except BotoCoreError as exc:
             raise UpstreamUnavailableError(f"DynamoDB {operation} failed: {type(exc).__name__}") from None
+
+    def _call(self, operation: str, **kwargs) -> dict[str, Any]:
+        with self._errors(operation):
+            return getattr(client("dynamodb"), operation)(TableName=self.name, **kwargs)
 
     def store_days_on(self, date: str) -> dict[str, StoreDay]:
         """Every store's summary of ``date`` (store id → totals with all its products), by the ``byDate`` GSI.
@@ -159,21 +176,8 @@ class SummaryTable:
 
     def transact(self, writes: list[Write]) -> None:
         """All of ``writes`` or none; Conflict if any item's revision moved since it was read."""
-        try:
+        with self._errors("TransactWriteItems", _TRANSACTION_CONFLICTS):
             client("dynamodb").transact_write_items(TransactItems=[self._transact_item(w) for w in writes])
-        except ClientError as exc:
-            code = _code(exc)
-            if code == "TransactionCanceledException":
-                reasons = {r.get("Code", "") for r in exc.response.get("CancellationReasons", [])}
-                if reasons <= _CONFLICT_REASONS:
-                    raise Conflict(sorted(reasons)) from None
-            if code in ("TransactionConflictException", "ConditionalCheckFailedException"):
-                raise Conflict(code) from None
-            if code in ("ResourceNotFoundException", "AccessDeniedException"):
-                raise ConfigurationError(f"DynamoDB TransactWriteItems on {self.name} refused ({code})") from None
-            raise UpstreamUnavailableError(f"DynamoDB TransactWriteItems on {self.name} failed ({code})") from None
-        except BotoCoreError as exc:
-            raise UpstreamUnavailableError(f"DynamoDB TransactWriteItems failed: {type(exc).__name__}") from None
 
     def _transact_item(self, write: Write) -> dict[str, Any]:
         condition = _condition(write.expect)

@@ -222,3 +222,28 @@ def test_a_corrected_upload_without_rejects_removes_the_stale_rejects(aws, lambd
     assert first["rejected"] and keys(aws, "rejects/") == [first["rejectsKey"]]
     process_upload(put(aws, "uploads/sales.json", sample(5)[0]), lambda_context)
     assert keys(aws, "rejects/") == []
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("AccessDenied", "ConfigurationError"),
+        ("NoSuchVersion", "UploadMissingError"),
+        ("SlowDown", "UpstreamUnavailableError"),
+    ],
+)
+def test_a_failed_quarantine_copy_is_named_like_every_other_s3_failure(monkeypatch, code, error):
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ClientError
+
+    from pipelines.uploads import objects
+
+    def refuse(*args, **kwargs):
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "CopyObject")
+
+    monkeypatch.setattr(objects, "client", lambda service: SimpleNamespace(copy=refuse))
+    with pytest.raises(Exception) as caught:
+        objects.UploadBucket(BUCKET).copy_from("uploads/a.json", "v1", "quarantine/uploads/a.json")
+    assert type(caught.value).__name__ == error
+    assert f"S3 copy s3://{BUCKET}/uploads/a.json" in str(caught.value)
