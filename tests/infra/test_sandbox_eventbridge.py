@@ -26,22 +26,10 @@ from infra.sandbox.core import Sandbox
 from infra.sandbox.eventbridge import Delivery, EventRouter, s3_event_key, target_input
 from infra.sandbox.mocks import ACCOUNT_ID, DeclaredResource, EmulatorMocks
 from infra.sandbox.translators import TRANSLATORS
+from tests.infra.policy_documents import allow, trust
 
 REGION = "us-west-2"
 PASS = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
-
-
-def trust(service: str, **conditions) -> str:
-    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-    if conditions:
-        statement["Condition"] = conditions
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-
-
-def allow(action: str, resource: str) -> str:
-    return json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]}
-    )
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from infra.sandbox.http_api import HttpApiServer
 from infra.sandbox.mocks import ACCOUNT_ID, DeclaredResource, EmulatorMocks
 from infra.sandbox.translators import TRANSLATORS, RoleNotAssumable
 from pipelines.common.aws import client
+from tests.infra.policy_documents import allow, trust
 
 REGION = "us-west-2"
 HANDLERS = __name__  # the handlers below run as the functions' code
@@ -45,19 +46,6 @@ def read_secret(event, context):
 
 
 # --- declaring resources ------------------------------------------------------------------------------
-
-
-def trust(service: str, **conditions) -> str:
-    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-    if conditions:
-        statement["Condition"] = conditions
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-
-
-def allow(action: str, resource: str) -> str:
-    return json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]}
-    )
 
 
 class Declared:
