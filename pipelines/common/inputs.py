@@ -81,7 +81,8 @@ def _encoded_size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
 
 
-def _lone_surrogate(text: str) -> bool:
+def has_lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a surrogate code point alone (JSON's ``\\ud800``): not encodable as UTF-8."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -93,11 +94,11 @@ def _check_value(value: Any, path: str, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise InvalidInputError(path, f"is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, str):
-        if _lone_surrogate(value):
+        if has_lone_surrogate(value):
             raise InvalidInputError(path, "contains a lone surrogate (e.g. \\ud800): text must be valid Unicode")
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            if isinstance(key, str) and _lone_surrogate(key):
+            if isinstance(key, str) and has_lone_surrogate(key):
                 raise InvalidInputError(path, f"has a key with a lone surrogate: {quote(key)}")
             _check_value(item, f"{path}.{field_name(key)}", depth + 1)
     elif isinstance(value, (list, tuple)):

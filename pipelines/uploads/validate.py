@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from pipelines.common.inputs import field_name, nearest, quote
+from pipelines.common.inputs import field_name, has_lone_surrogate, nearest, quote
 from pipelines.uploads import format as fmt
 from pipelines.uploads.parse import DuplicateKeys, JsonNumber, NonFinite, Unparsable
 
@@ -92,14 +92,6 @@ def _reject(path: str, problem: str) -> RecordRejected:
     return RecordRejected(f"{path}: {problem}")
 
 
-def _lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _check_keys(obj: dict, path: str, known: frozenset[str], required: tuple[str, ...]) -> None:
     if isinstance(obj, DuplicateKeys):
         raise _reject(f"{path}{field_name(obj.duplicates[0])}", "appears more than once in the object")
@@ -117,7 +109,7 @@ def _identifier(value: Any, path: str, pattern: re.Pattern, rule: str) -> str:
     if type(value) is not str:
         raise _reject(path, f"must be a string, not {_kind(value)}")
     if not pattern.fullmatch(value):
-        if _lone_surrogate(value):
+        if has_lone_surrogate(value):
             raise _reject(path, "contains a lone surrogate (e.g. \\ud800): text must be valid Unicode")
         raise _reject(path, f"must be {rule}, not {quote(value)}")
     return value

@@ -16,3 +16,16 @@ def set_fake_aws_environment(patch, **extra: str) -> None:
     """Set the fake credentials and region (and ``extra`` variables) with a pytest MonkeyPatch."""
     for name, value in {**FAKE_AWS_ENVIRONMENT, **extra}.items():
         patch.setenv(name, value)
+
+
+def lambda_context(function_name: str, memory_mb: int):
+    """The attributes Powertools' ``inject_lambda_context`` reads, for a function of that name and memory."""
+    import uuid
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        function_name=function_name,
+        memory_limit_in_mb=memory_mb,
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:{function_name}",
+        aws_request_id=str(uuid.uuid4()),
+    )

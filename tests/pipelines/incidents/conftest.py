@@ -12,6 +12,7 @@ import pytest
 
 from infra.sandbox.fakes.pagerduty import DEFAULT_TOKEN, PagerDutyFake
 from infra.sandbox.postgres import TemporaryPostgres
+from tests.pipelines import fake_aws
 from tests.pipelines.fake_aws import set_fake_aws_environment
 
 # A fixed window so generated data and assertions never depend on the clock.
@@ -74,12 +75,7 @@ def pagerduty(_pagerduty_server):
 @pytest.fixture
 def lambda_context():
     """The attributes Powertools' inject_lambda_context reads."""
-    return SimpleNamespace(
-        function_name="incidents-test",
-        memory_limit_in_mb=512,
-        invoked_function_arn="arn:aws:lambda:eu-west-2:123456789012:function:incidents-test",
-        aws_request_id=str(uuid.uuid4()),
-    )
+    return fake_aws.lambda_context("incidents-test", 512)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,6 +10,7 @@ import pytest
 
 from infra.sandbox.fakes.provider import ProviderFake
 from infra.sandbox.fakes.radar import RadarFake
+from tests.pipelines import fake_aws
 from tests.pipelines.fake_aws import set_fake_aws_environment
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -60,12 +60,7 @@ def provider(_provider_server):
 @pytest.fixture
 def lambda_context():
     """The attributes Powertools' inject_lambda_context reads."""
-    return SimpleNamespace(
-        function_name="radar-test",
-        memory_limit_in_mb=512,
-        invoked_function_arn="arn:aws:lambda:eu-west-2:123456789012:function:radar-test",
-        aws_request_id=str(uuid.uuid4()),
-    )
+    return fake_aws.lambda_context("radar-test", 512)
 
 
 @pytest.fixture(scope="module")

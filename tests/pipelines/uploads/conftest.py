@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from types import SimpleNamespace
 
 import pytest
 
+from tests.pipelines import fake_aws
 from tests.pipelines.fake_aws import set_fake_aws_environment
 
 BUCKET = "uploads-test"
@@ -16,12 +16,7 @@ TABLE = "uploads-summaries-test"
 @pytest.fixture
 def lambda_context():
     """The attributes Powertools' inject_lambda_context reads."""
-    return SimpleNamespace(
-        function_name="uploads-test",
-        memory_limit_in_mb=1769,
-        invoked_function_arn="arn:aws:lambda:eu-west-2:123456789012:function:uploads-test",
-        aws_request_id=str(uuid.uuid4()),
-    )
+    return fake_aws.lambda_context("uploads-test", 1769)
 
 
 def create_table(dynamodb, name: str = TABLE) -> None:
