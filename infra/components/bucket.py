@@ -42,17 +42,7 @@ def tls_only_policy(bucket_arn: str, extra_statements: Sequence[Mapping[str, Any
     """A bucket policy denying every request not made over TLS, plus ``extra_statements``."""
     return {
         "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-            *extra_statements,
-        ],
+        "Statement": [g.deny_insecure_transport("s3:*", [bucket_arn, f"{bucket_arn}/*"]), *extra_statements],
     }
 
 

@@ -46,6 +46,18 @@ TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionC
 TABLE_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
 
+def deny_insecure_transport(action: str, resources: str | list[str]) -> dict[str, Any]:
+    """A resource policy statement refusing ``action`` to everyone on a request not made over TLS."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": action,
+        "Resource": resources,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 @dataclass(frozen=True)
 class Grant:
     """One Allow statement: ``actions`` on ``resources``; ARNs and condition values may be Outputs."""

@@ -21,6 +21,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.components import grants as g
+
 MAX_RETENTION_S = 14 * 24 * 3600
 # How long SQS reuses a data key before asking KMS again (the default; fewer KMS calls, same key).
 DATA_KEY_REUSE_S = 300
@@ -31,14 +33,7 @@ def dead_letter_policy(queue_arn: str, account_id: str, service: str, source_arn
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "sqs:*",
-                "Resource": queue_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
+            g.deny_insecure_transport("sqs:*", queue_arn),
             {
                 "Sid": "ServiceSendsUndelivered",
                 "Effect": "Allow",
