@@ -1,4 +1,4 @@
-"""Triggers that start a state machine: a schedule, an HTTP API route, an S3 upload.
+"""Triggers that start a state machine: a schedule and an HTTP API route (an S3 upload: ``object_trigger``).
 
 Each trigger owns a role that may only ``states:StartExecution`` on its own state machine.
 """
@@ -13,11 +13,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import asl
-from infra import integrations as i
 from infra.components import grants as g
 from infra.components import logs, trust
-from infra.components.pipeline import StepFunctionPipeline, StepFunctionPipelineArgs
 from infra.components.stack import PipelineOwner
 from infra.config import ConfigError, Section
 
@@ -27,7 +24,7 @@ SCHEDULED_TIME_PLACEHOLDER = "<aws.scheduler.scheduled-time>"
 SCHEDULE_GROUP = "default"
 
 
-def _start_execution_role(
+def start_execution_role(
     name: str,
     service: str,
     state_machine_arn: pulumi.Input[str],
@@ -68,7 +65,7 @@ class Schedule(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ScheduleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:components:Schedule", name, None, opts)
-        self.role, policy = _start_execution_role(
+        self.role, policy = start_execution_role(
             name,
             "scheduler.amazonaws.com",
             args.state_machine_arn,
@@ -176,7 +173,7 @@ class HttpApiStart(pulumi.ComponentResource):
         self.api = aws.apigatewayv2.Api(
             f"{name}-api", protocol_type="HTTP", description=f"Starts {name}", tags=tags, opts=child
         )
-        self.role, policy = _start_execution_role(
+        self.role, policy = start_execution_role(
             f"{name}-start", "apigateway.amazonaws.com", args.state_machine_arn, args.owner, self
         )
         self.integration = aws.apigatewayv2.Integration(
@@ -247,131 +244,3 @@ class HttpApiStart(pulumi.ComponentResource):
         self.path = path
         self.url = self.api.api_endpoint.apply(lambda endpoint: f"{endpoint}{path}")
         self.register_outputs({"url": self.url})
-
-
-@dataclass
-class S3ObjectCreatedArgs:
-    """Start the state machine for every object created under ``prefix`` of ``bucket_name``.
-
-    ``once_per_object``: EventBridge delivers at least once and cannot name the execution it
-    starts, so the rule starts a small EXPRESS router instead, which starts the state machine under
-    a name hashed from bucket, key, ETag and sequencer: a duplicate event is refused by Step
-    Functions (ExecutionAlreadyExists) and ends the router quietly. The router logs, like every
-    machine, to a log group under ``key_arn``. ``dead_letter_arn``: an SQS queue for events the
-    rule could not deliver (its policy must admit ``events.amazonaws.com`` from the rule, and its key
-    EventBridge).
-    """
-
-    owner: PipelineOwner
-    state_machine_arn: pulumi.Input[str]
-    bucket_name: pulumi.Input[str]
-    prefix: str
-    once_per_object: bool = False
-    key_arn: pulumi.Input[str] | None = None
-    dead_letter_arn: pulumi.Input[str] | None = None
-    # Names the rule ``<owner>-<label>`` (see ``object_rule_arn``: a key or queue policy can name it first).
-    label: str = "objects"
-
-
-def object_rule_name(owner: PipelineOwner, label: str = "objects") -> str:
-    """The physical name of an ``S3ObjectCreated`` rule: ``sw-dev-uploads-objects`` (at most 64 characters)."""
-    return f"{owner.stack.owner(owner.pipeline)}-{label}"[:64]
-
-
-def object_rule_arn(owner: PipelineOwner, label: str = "objects") -> pulumi.Output[str]:
-    """The rule's ARN before it exists: what a dead-letter queue's key policy admits EventBridge for."""
-    return owner.stack.arn("events", f"rule/{object_rule_name(owner, label)}")
-
-
-# The S3 event fields that identify one write of one object: a redelivered event repeats them all.
-OBJECT_WRITE = "$.detail.bucket.name, $.detail.object.key, $.detail.object.etag, $.detail.object.sequencer"
-EXECUTION_NAME = f"States.Hash(States.Format('{{}}/{{}}/{{}}/{{}}', {OBJECT_WRITE}), 'SHA-256')"
-
-
-def object_router_definition(refs: Mapping[str, Any]) -> asl.Definition:
-    """Start ``refs["target"]`` with the event, named by the object write it reports (64 hex characters)."""
-    start = i.start_execution(
-        refs["target"],
-        name_path=EXECUTION_NAME,
-        already_started_to="AlreadyStarted",
-        next_state=None,
-        timeout_s=60,
-        catch_to="Failed",
-        comment="A second event for the same object write finds its name taken.",
-    )
-    return asl.Definition.of(
-        {
-            "Comment": "Starts the pipeline once per object write, whatever EventBridge redelivers.",
-            "StartAt": "StartOncePerObject",
-            "States": {
-                "StartOncePerObject": start,
-                "AlreadyStarted": {"Type": "Succeed", "Comment": "A redelivered event: its run exists."},
-                "Failed": asl.fail_with_cause("Could not start the pipeline"),
-            },
-        }
-    )
-
-
-def object_created_pattern(bucket_name: str, prefix: str) -> dict[str, Any]:
-    """The EventBridge pattern matching Object Created events under ``prefix`` of one bucket."""
-    return {
-        "source": ["aws.s3"],
-        "detail-type": ["Object Created"],
-        "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": [{"prefix": prefix}]}},
-    }
-
-
-class S3ObjectCreated(pulumi.ComponentResource):
-    """Bucket EventBridge notifications, a rule on a key prefix and a target role."""
-
-    def __init__(self, name: str, args: S3ObjectCreatedArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("stepworks:components:S3ObjectCreated", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        self.notification = aws.s3.BucketNotification(
-            f"{name}-notifications", bucket=args.bucket_name, eventbridge=True, opts=child
-        )
-        self.rule = aws.cloudwatch.EventRule(
-            f"{name}-rule",
-            name=object_rule_name(args.owner, args.label),
-            description=f"Object Created under {args.prefix}",
-            event_pattern=pulumi.Output.from_input(args.bucket_name).apply(
-                lambda bucket: json.dumps(object_created_pattern(bucket, args.prefix))
-            ),
-            tags=args.owner.tags,
-            opts=child,
-        )
-        target_arn = args.state_machine_arn
-        if args.once_per_object:
-            if args.key_arn is None:
-                raise ValueError("once_per_object needs key_arn: the router's log group is encrypted with it")
-            self.router = StepFunctionPipeline(
-                f"{name}-router",
-                StepFunctionPipelineArgs(
-                    pipeline=args.owner.pipeline,
-                    stack=args.owner.stack,
-                    key_arn=args.key_arn,
-                    functions={},
-                    render_definition=object_router_definition,
-                    references={"target": args.state_machine_arn},
-                    machine="start",
-                    express=True,
-                ),
-                opts=child,
-            )
-            target_arn = self.router.arn
-        self.role, policy = _start_execution_role(
-            f"{name}-target", "events.amazonaws.com", target_arn, args.owner, self, self.rule.arn
-        )
-        dead_letter = args.dead_letter_arn
-        self.target = aws.cloudwatch.EventTarget(
-            f"{name}-target",
-            rule=self.rule.name,
-            arn=target_arn,
-            role_arn=self.role.arn,
-            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
-                maximum_retry_attempts=3, maximum_event_age_in_seconds=3600
-            ),
-            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letter) if dead_letter else None,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
-        )
-        self.register_outputs({"ruleName": self.rule.name})

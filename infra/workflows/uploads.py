@@ -4,7 +4,7 @@ ValidateInput (the S3 event, checked and reduced to one object write) → LogInp
 ``$.logging``) → ProcessUpload (stream, validate, aggregate, write the store-day summaries
 idempotently; ``pipelines/uploads``). The bucket sends its events to EventBridge; the rule
 starts a small EXPRESS router that names the run after the object write, so a redelivered event
-never starts a second run (``triggers.S3ObjectCreated``); events the rule cannot deliver land in
+never starts a second run (``object_trigger.S3ObjectCreated``); events the rule cannot deliver land in
 an encrypted dead-letter queue.
 
 Unlike the seed, ProcessUpload retries only what a second try can fix (a store-day written by a
@@ -25,10 +25,10 @@ from infra import integrations as i
 from infra.components import grants as g
 from infra.components.bucket import Expiration, SecureBucket, SecureBucketArgs
 from infra.components.key import ServiceKeyUse, pipeline_key
+from infra.components.object_trigger import S3ObjectCreated, S3ObjectCreatedArgs, object_rule_arn
 from infra.components.pipeline import FunctionSpec, StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
 from infra.components.queue import DeadLetterQueue, DeadLetterQueueArgs
 from infra.components.stack import PipelineOwner, StackContext
-from infra.components.triggers import S3ObjectCreated, S3ObjectCreatedArgs, object_rule_arn
 from infra.config import FUNCTION_KEYS, FunctionSettings, Section, StackConfig
 from pipelines.common.errors import UpstreamUnavailableError
 from pipelines.uploads.errors import ContributionConflictError

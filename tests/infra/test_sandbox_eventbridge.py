@@ -20,8 +20,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.components.object_trigger import S3ObjectCreated, S3ObjectCreatedArgs, object_created_pattern
 from infra.components.stack import FunctionRuntime, PipelineOwner, StackContext
-from infra.components.triggers import S3ObjectCreated, S3ObjectCreatedArgs, object_created_pattern
 from infra.sandbox.core import Sandbox
 from infra.sandbox.eventbridge import Delivery, EventRouter, s3_event_key, target_input
 from infra.sandbox.mocks import ACCOUNT_ID, DeclaredResource, EmulatorMocks

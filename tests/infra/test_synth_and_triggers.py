@@ -6,8 +6,8 @@ import pulumi
 
 from infra import asl
 from infra.cli import main as cli_main
+from infra.components.object_trigger import EXECUTION_NAME, S3ObjectCreated, S3ObjectCreatedArgs, object_created_pattern
 from infra.components.stack import FunctionRuntime, PipelineOwner, StackContext
-from infra.components.triggers import EXECUTION_NAME, S3ObjectCreated, S3ObjectCreatedArgs, object_created_pattern
 from infra.sandbox.mocks import ACCOUNT_ID, RecordingMocks
 
 

@@ -20,8 +20,8 @@ import pulumi
 import pytest
 
 from infra.cli import main as cli_main
+from infra.components.object_trigger import S3ObjectCreated, S3ObjectCreatedArgs
 from infra.components.stack import FunctionRuntime, PipelineOwner, StackContext
-from infra.components.triggers import S3ObjectCreated, S3ObjectCreatedArgs
 from infra.sandbox.mocks import ACCOUNT_ID, REGION, RecordingMocks, physical_name, synthetic_outputs
 from infra.sandbox.program import load_stack_file, run_program
 from infra.sandbox.translators import TRANSLATORS
