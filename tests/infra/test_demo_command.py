@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from infra.cli import main
+from infra.cli import DEBUG_ENV, main
 from infra.cli.inputs import FILE_PIPELINES, read_input, read_upload
 from infra.cli.sandbox import run_and_report, upload_and_report
 from infra.sandbox import environment
@@ -56,10 +56,13 @@ def demo(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(environment, "sandbox_environment", then_run_the_examples)
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        # An unexpected exception fails the fixture with its traceback rather than as a one-line exit 1.
+        patch.setenv(DEBUG_ENV, "1")
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["demo"])
-    return code, out.getvalue(), examples
+    # A failing demo says why on stderr: keep it with stdout for the assertion messages.
+    return code, out.getvalue() + err.getvalue() if code else out.getvalue(), examples
 
 
 def test_the_demo_runs_every_pipeline_and_exits_zero(demo):
@@ -84,6 +87,7 @@ def test_the_demo_runs_every_pipeline_and_exits_zero(demo):
 
 @pytest.mark.parametrize("pipeline", [*EXAMPLE_INPUTS, *FILE_PIPELINES])
 def test_each_example_input_of_run_help_succeeds(demo, pipeline):
+    assert pipeline in demo[2], f"the demo ended before its examples ran:\n{demo[1]}"
     status, out = demo[2][pipeline]
     assert status == 0, out
     assert "\nSUCCEEDED in " in out
@@ -92,6 +96,7 @@ def test_each_example_input_of_run_help_succeeds(demo, pipeline):
 
 
 def test_run_uploads_file_prints_every_store_day_summary_it_wrote(demo):
+    assert "uploads" in demo[2], f"the demo ended before its examples ran:\n{demo[1]}"
     status, out = demo[2]["uploads"]
     assert status == 0, out
     assert "\nthe upload started arn:aws:states:us-west-2:123456789012:execution:sw-dev-uploads:" in out
