@@ -60,7 +60,11 @@ stack = StackContext(
     tags=stack_config.tags,
 )
 pulumi.export("accessLogBucket", access_logs.name)
-for name in stack_config.enabled_pipelines:
-    pulumi.export(name, WORKFLOWS[name].build(stack_config, stack))
+# In WORKFLOWS' order, whatever the config's: a pipeline that reads another's resources (daily-analysis
+# reads the summaries uploads writes) is built after it.
+built: dict[str, pulumi.ComponentResource] = {}
+for name in (n for n in WORKFLOWS if n in stack_config.enabled_pipelines):
+    built[name] = WORKFLOWS[name].build(stack_config, stack, built)
+    pulumi.export(name, built[name].outputs)
 # Last: the log bucket's policy names every bucket the pipelines declared.
 access_logs.seal()

@@ -86,6 +86,13 @@ def catch_all(next_state: str, result_path: str = "$.error") -> list[dict[str, A
     return [{"ErrorEquals": ["States.ALL"], "ResultPath": result_path, "Next": next_state}]
 
 
+def catch(errors: Sequence[str], next_state: str, result_path: str = "$.error") -> dict[str, Any]:
+    """One catcher: ``errors`` (never ``States.ALL``: that is ``catch_all``'s, alone and last) to ``next_state``."""
+    if "States.ALL" in errors:
+        raise ValueError("States.ALL must be alone in the last catcher: use catch_all")
+    return {"ErrorEquals": list(errors), "ResultPath": result_path, "Next": next_state}
+
+
 def chain(state: dict[str, Any], next_state: str | None) -> dict[str, Any]:
     """Set ``Next`` (or ``End`` when ``next_state`` is None) on ``state``."""
     if next_state is None:

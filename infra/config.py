@@ -221,19 +221,34 @@ class Section:
             raise ConfigError(f"{self.key(name)}: {describe(value)} is not allowed; allowed: true or false")
         return value
 
-    def fraction(self, name: str, default: float) -> float:
-        """A number within 0–1 (``0.01`` or the string ``pulumi config set`` stores, ``"0.01"``)."""
+    def number(self, name: str, default: float, low: float, high: float, allowed: str | None = None) -> float:
+        """A number within ``[low, high]`` (or the string ``pulumi config set`` stores, ``"0.01"``)."""
         value = self.values.get(name, default)
+        what = allowed or f"{low:g}–{high:g}"
         if isinstance(value, str):
             try:
                 value = float(value) if value.strip() else value
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            raise ConfigError(f"{self.key(name)}: {describe(value)} is not a number; allowed: 0–1 (0.01 is 1 %)")
-        if not 0 <= value <= 1:
-            raise ConfigError(f"{self.key(name)}: {describe(value)} is out of range; allowed: 0–1 (0.01 is 1 %)")
+            raise ConfigError(f"{self.key(name)}: {describe(value)} is not a number; allowed: {what}")
+        if not low <= value <= high:
+            raise ConfigError(f"{self.key(name)}: {describe(value)} is out of range; allowed: {what}")
         return float(value)
+
+    def fraction(self, name: str, default: float) -> float:
+        """A number within 0–1 (``0.01`` or the string ``pulumi config set`` stores, ``"0.01"``)."""
+        return self.number(name, default, 0, 1, "0–1 (0.01 is 1 %)")
+
+    def email_list(self, name: str) -> tuple[str, ...]:
+        """A list of e-mail addresses (each ``local@domain.tld``, no duplicates)."""
+        value = self.string_list(name)
+        for address in value:
+            if not re.fullmatch(r"[^@\s,;<>]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", address):
+                raise ConfigError(f"{self.key(name)}: {describe(address)} is not an e-mail address")
+        if len(set(value)) != len(value):
+            raise ConfigError(f"{self.key(name)}: lists an address twice")
+        return value
 
     def memory_mb(self, name: str = "memory", default: int = 256) -> int:
         """Lambda memory in MB (128–10240)."""

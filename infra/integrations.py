@@ -108,14 +108,16 @@ def _task(
     heartbeat_s: int | None = None,
     comment: str | None = None,
     catch_path: str = "$.error",
+    catches: Sequence[Mapping[str, Any]] = (),
 ) -> asl.Task:
+    # ``catches`` handle named errors their own way; everything else goes to ``catch_to``.
     state: dict[str, Any] = {
         "Type": "Task",
         "Resource": resource,
         "Parameters": dict(parameters),
         "TimeoutSeconds": timeout_s,
         "Retry": [dict(r) for r in retries],
-        "Catch": asl.catch_all(catch_to, catch_path),
+        "Catch": [*(dict(c) for c in catches), *asl.catch_all(catch_to, catch_path)],
     }
     if heartbeat_s is not None:
         state["HeartbeatSeconds"] = heartbeat_s

@@ -80,6 +80,7 @@ def cmd_demo(args) -> int:
     _check_database_url()
     watch = Stopwatch()
     rows = [["pipeline", "status", "duration", "transitions", "landed"]]
+    details: list[str] = []
     failed = False
     with deployed(args.stack, None, ", ".join(enabled)) as sandbox:
         for pipeline in sandbox.program.pipelines:
@@ -91,12 +92,15 @@ def cmd_demo(args) -> int:
             progress(f"running {pipeline}…")
             result = scenario(sandbox)
             failed |= not result.ok
+            details += result.details
             detail = result.landed if result.ok else (result.execution.cause_text() or str(result.execution.error))
             execution = result.execution
             rows.append(
                 [pipeline, execution.status, f"{execution.duration_s:.2f}s", str(execution.transitions), detail]
             )
     print(table(rows))
+    if details:
+        print("\n" + "\n".join(details))
     print(f"demo finished in {watch}")
     return 1 if failed else 0
 

@@ -198,6 +198,14 @@ class Sandbox:
         )
         return started["executionArn"]
 
+    def published(self, topic_arn: str) -> list[tuple[str | None, str]]:
+        """``(subject, message)`` of every message published to the topic, oldest first (what its
+        e-mail subscribers would receive)."""
+        from moto.sns.models import sns_backends
+
+        topic = sns_backends[self.iam.account][self.region].topics[topic_arn]
+        return [(subject, message) for _id, message, subject, *_ in topic.sent_notifications]
+
     def schedules(self) -> list[str]:
         """Names of the declared schedules."""
         return [s["Name"] for s in self.client("scheduler").list_schedules()["Schedules"]]

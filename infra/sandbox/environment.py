@@ -44,10 +44,14 @@ class PipelineNotEnabled(program.ProgramError):
     """A pipeline asked for is not one the stack deploys; the message lists the ones it does."""
 
 
-def _services() -> dict[str, type]:
-    from infra.sandbox.services import IncidentsServices, RadarServices
+def _services(config: Mapping[str, Any]) -> dict[str, Callable[[], Any]]:
+    from infra.sandbox.services import DailyAnalysisServices, IncidentsServices, RadarServices
 
-    return {"radar": RadarServices, "incidents": IncidentsServices}
+    return {
+        "radar": RadarServices,
+        "incidents": IncidentsServices,
+        "daily-analysis": lambda: DailyAnalysisServices.for_stack(config),
+    }
 
 
 def merge_config(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,6 +93,10 @@ def select_pipelines(stack: str, pipelines: Sequence[str] | None) -> list[str]:
     enabled = enabled_pipelines(stack)
     if pipelines is None:
         return enabled
+    from infra.workflows import REQUIRES
+
+    # A pipeline that reads another's resources brings it along (daily-analysis: uploads).
+    pipelines = [*dict.fromkeys(p for name in pipelines for p in (*REQUIRES.get(name, ()), name))]
     for name in pipelines:
         if name not in enabled:
             from infra.workflows import WORKFLOWS
@@ -131,7 +139,7 @@ def sandbox_environment(
 
     report = progress or _quiet
     deployed = select_pipelines(stack, pipelines)
-    factories = _services()
+    factories = _services(merge_config(program.load_stack_file(stack), config_overrides or {}))
     services = {name: factories[name]() for name in deployed if name in factories}
     overrides: dict[str, Any] = {}
     if pipelines is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,6 +22,8 @@ EXAMPLE_INPUTS: dict[str, str] = {
     "radar": '{"scheduledTime": "2026-01-01T06:00:00Z"}',
     # The last 24 hours (the default window), where the sandbox's PagerDuty fake holds its sample day.
     "incidents": '{"statuses": ["triggered", "acknowledged", "resolved"]}',
+    # The previous day in the pipeline's time zone (a backfill names one: {"date": "2026-11-20"}).
+    "daily-analysis": "{}",
 }
 
 
@@ -32,6 +34,8 @@ class ScenarioResult:
     pipeline: str
     execution: ExecutionResult
     landed: str
+    # Lines the demo prints after its table (the daily report's first lines, say).
+    details: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -88,30 +92,56 @@ def incidents_database(sandbox: Sandbox) -> TemporaryPostgres:
     return sandbox.databases[instance.id]
 
 
-# The demo's sales file: a week of five stores, a few records broken (rejected, the rest loaded).
-DEMO_UPLOAD = {"stores": 5, "days": 7, "lines": 5_000, "bad_ratio": 0.002, "seed": 2026}
+# The demo's sales file: 29 days of five stores up to yesterday (what daily-analysis needs: the day
+# and four weeks of history), a few records broken (rejected, the rest loaded).
+DEMO_UPLOAD = {"stores": 5, "days": 29, "lines": 20_000, "bad_ratio": 0.0005, "seed": 2026}
+# The anomaly the demo plants for daily-analysis to find: one store at 5x its usual revenue yesterday.
+DEMO_SPIKE = {"store": "S003", "factor": 5}
 
 
-def demo_sales_file() -> bytes:
-    """The demo's sample upload (``pipelines.uploads.generate``, seeded: the same bytes every time)."""
+def demo_first_day(today: datetime.date | None = None) -> datetime.date:
+    """The first business date of the demo's file: 29 days ending yesterday (UTC)."""
+    today = today or datetime.datetime.now(datetime.UTC).date()
+    return today - datetime.timedelta(days=DEMO_UPLOAD["days"])
+
+
+def demo_sales_file(first_day: datetime.date) -> bytes:
+    """The demo's sample upload (``pipelines.uploads.generate``, seeded: the same sales every time)."""
     import io
 
     from pipelines.uploads import generate
 
     out = io.BytesIO()
     spec = DEMO_UPLOAD
-    generate.write(out, spec["stores"], spec["days"], spec["lines"], bad_ratio=spec["bad_ratio"], seed=spec["seed"])
+    generate.write(
+        out, spec["stores"], spec["days"], spec["lines"], bad_ratio=spec["bad_ratio"], seed=spec["seed"],
+        start=first_day,
+    )  # fmt: skip
+    return out.getvalue()
+
+
+def demo_spike_file(first_day: datetime.date, day: datetime.date) -> bytes:
+    """A second upload for the spiking store on ``day`` (``generate.write_spike``)."""
+    import io
+
+    from pipelines.uploads import generate
+
+    out, spec = io.BytesIO(), DEMO_UPLOAD
+    generate.write_spike(
+        out, spec["stores"], spec["days"], spec["lines"], seed=spec["seed"], start=first_day, day=day,
+        **DEMO_SPIKE,
+    )  # fmt: skip
     return out.getvalue()
 
 
 def uploads(sandbox: Sandbox) -> ScenarioResult:
-    """Upload a week of sales under uploads/ → the event starts the run → store-day summaries in DynamoDB.
+    """Upload 29 days of sales under uploads/ → the event starts the run → store-day summaries in DynamoDB.
 
     The summaries stay in the table: daily-analysis reads them.
     """
     from infra.sandbox.uploads import upload_and_find_run
 
-    run = upload_and_find_run(sandbox, "uploads", "demo-week.json", demo_sales_file())
+    run = upload_and_find_run(sandbox, "uploads", "demo-month.json", demo_sales_file(demo_first_day()))
     execution = sandbox.wait(run.execution_arn, timeout_s=300)
     output = execution.output or {}
     table = sandbox.outputs("uploads")["summaryTableName"]
@@ -130,9 +160,51 @@ def uploads(sandbox: Sandbox) -> ScenarioResult:
     return ScenarioResult("uploads", execution, landed)
 
 
+def daily_analysis(sandbox: Sandbox) -> ScenarioResult:
+    """Plant a spike (a second upload for one store, yesterday), then fire the daily schedule.
+
+    The run analyses yesterday against the month uploads loaded: metrics, the anomaly the rule
+    finds, Bedrock's (fake's) prose, the report e-mailed through SNS, the QuickSight export.
+    """
+    from infra.sandbox.uploads import upload_and_find_run
+
+    first_day = demo_first_day()
+    yesterday = first_day + datetime.timedelta(days=DEMO_UPLOAD["days"] - 1)
+    spike = upload_and_find_run(sandbox, "uploads", "demo-spike.json", demo_spike_file(first_day, yesterday))
+    sandbox.wait(spike.execution_arn, timeout_s=300)
+    outputs = sandbox.outputs("daily-analysis")
+    scheduled = datetime.datetime.combine(yesterday + datetime.timedelta(days=1), datetime.time(5), datetime.UTC)
+    execution = sandbox.wait(sandbox.fire_schedule(outputs["scheduleName"], scheduled), timeout_s=300)
+    reports = sandbox.published(outputs["reportTopicArn"])
+    found = _anomalies(sandbox, outputs["bucketName"], yesterday.isoformat())
+    stores = ", ".join(f"{f['id']} {f['direction']} x{f['ratio']}" for f in found if f["kind"] == "store")
+    landed = (
+        f"{yesterday}: {len(found)} anomalies ({stores or 'no store'}); "
+        f"report {'sent' if reports else 'not sent'}; export under s3://{outputs['bucketName']}/quicksight/"
+    )
+    details = []
+    if reports:
+        subject, message = reports[-1]
+        details = [f"daily report e-mail — Subject: {subject}", *message.splitlines()[:14], "  …"]
+    return ScenarioResult("daily-analysis", execution, landed, details)
+
+
+def _anomalies(sandbox: Sandbox, bucket: str, day: str) -> list[dict]:
+    import json
+
+    from pipelines.analysis.layout import analysis_key
+
+    try:
+        body = sandbox.client("s3").get_object(Bucket=bucket, Key=analysis_key(day, "anomalies"))["Body"].read()
+    except sandbox.client("s3").exceptions.NoSuchKey:
+        return []
+    return json.loads(body)["findings"]
+
+
 SCENARIOS: dict[str, Callable[[Sandbox], ScenarioResult]] = {
     "greeting": greeting,
     "radar": radar,
     "incidents": incidents,
     "uploads": uploads,
+    "daily-analysis": daily_analysis,
 }

@@ -9,6 +9,7 @@ from typing import Any
 
 from infra.config import NAMESPACE, SANDBOX_LOOPBACK_HTTP
 from infra.sandbox.core import Sandbox
+from infra.sandbox.fakes.bedrock import BedrockFake
 from infra.sandbox.fakes.pagerduty import PagerDutyFake, generate_incidents
 from infra.sandbox.fakes.radar import RadarFake
 
@@ -62,6 +63,30 @@ class IncidentsServices:
 
     def after_deploy(self, sandbox: Sandbox) -> None:
         store_token(sandbox, "incidents", self.fake.token)
+
+    def stop(self) -> None:
+        self.fake.stop()
+
+
+class DailyAnalysisServices:
+    """The Bedrock Runtime fake (Converse), answering for the configured model only; the functions'
+    Bedrock client is pointed at it (``bedrockEndpointUrl``), everything else stays in the emulator."""
+
+    def __init__(self, model_id: str):
+        self.fake = BedrockFake(models={model_id})
+
+    @classmethod
+    def for_stack(cls, config: Mapping[str, Any]) -> DailyAnalysisServices:
+        from infra.workflows.daily_analysis import DEFAULT_MODEL
+
+        return cls((config.get("stepworks:daily-analysis") or {}).get("modelId", DEFAULT_MODEL))
+
+    def start(self) -> Mapping[str, Any]:
+        self.fake.start()
+        return {**LOOPBACK_HTTP, "stepworks:daily-analysis": {"bedrockEndpointUrl": self.fake.url}}
+
+    def after_deploy(self, sandbox: Sandbox) -> None:
+        pass
 
     def stop(self) -> None:
         self.fake.stop()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from infra.workflows import greeting, incidents, radar, uploads
+from infra.workflows import daily_analysis, greeting, incidents, radar, uploads
 
-# Pipeline name → module exposing ``build(stack, runtime) -> dict of outputs``.
+# Pipeline name → module exposing ``build(stack_config, stack, built) -> its component`` (``outputs``:
+# the stack outputs; ``built``: the components built before it, in this order, for a pipeline
+# that reads another's resources).
 WORKFLOWS = {
     greeting.PIPELINE: greeting,
     radar.PIPELINE: radar,
     incidents.PIPELINE: incidents,
     uploads.PIPELINE: uploads,
+    daily_analysis.PIPELINE: daily_analysis,
 }
 # Pipeline name → its settings reader; the program validates every pipeline's section with it,
 # enabled or not, before declaring anything.
@@ -18,4 +21,7 @@ SETTINGS_READERS = {
     radar.PIPELINE: radar.RadarSettings.from_section,
     incidents.PIPELINE: incidents.IncidentsSettings.from_section,
     uploads.PIPELINE: uploads.UploadsSettings.from_section,
+    daily_analysis.PIPELINE: daily_analysis.DailyAnalysisSettings.from_section,
 }
+# Pipeline → the pipelines whose resources it reads (they must be enabled, and are built first).
+REQUIRES = {daily_analysis.PIPELINE: (daily_analysis.UPSTREAM,)}

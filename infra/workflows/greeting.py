@@ -135,7 +135,7 @@ class GreetingPipeline(pulumi.ComponentResource):
         self.register_outputs(self.outputs)
 
 
-def build(stack_config: StackConfig, stack: StackContext) -> dict[str, pulumi.Output]:
-    """Create the greeting pipeline from stack config; returns its stack outputs."""
+def build(stack_config: StackConfig, stack: StackContext, built: Mapping[str, Any]) -> pulumi.ComponentResource:
+    """Create the greeting pipeline from stack config; its ``outputs`` are the stack outputs."""
     settings = GreetingSettings.from_section(stack_config.pipeline(PIPELINE))
-    return GreetingPipeline(PIPELINE, GreetingPipelineArgs(stack, settings)).outputs
+    return GreetingPipeline(PIPELINE, GreetingPipelineArgs(stack, settings))

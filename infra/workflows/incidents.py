@@ -279,8 +279,8 @@ def require_bundled_root(region: str, bundle: Path = BUNDLED_RDS_CA) -> None:
         )
 
 
-def build(stack_config: StackConfig, stack: StackContext) -> dict[str, pulumi.Output]:
-    """Create the incidents pipeline from stack config; returns its stack outputs."""
+def build(stack_config: StackConfig, stack: StackContext, built: Mapping[str, Any]) -> pulumi.ComponentResource:
+    """Create the incidents pipeline from stack config; its ``outputs`` are the stack outputs."""
     settings = IncidentsSettings.from_section(stack_config.pipeline(PIPELINE))
     require_bundled_root(stack_config.region)
-    return IncidentsPipeline(PIPELINE, IncidentsPipelineArgs(stack, settings)).outputs
+    return IncidentsPipeline(PIPELINE, IncidentsPipelineArgs(stack, settings))

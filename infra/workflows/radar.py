@@ -293,7 +293,7 @@ class RadarPipeline(pulumi.ComponentResource):
         self.register_outputs(self.outputs)
 
 
-def build(stack_config: StackConfig, stack: StackContext) -> dict[str, pulumi.Output]:
-    """Create the radar pipeline from stack config; returns its stack outputs."""
+def build(stack_config: StackConfig, stack: StackContext, built: Mapping[str, Any]) -> pulumi.ComponentResource:
+    """Create the radar pipeline from stack config; its ``outputs`` are the stack outputs."""
     settings = RadarSettings.from_section(stack_config.pipeline(PIPELINE))
-    return RadarPipeline(PIPELINE, RadarPipelineArgs(stack, settings)).outputs
+    return RadarPipeline(PIPELINE, RadarPipelineArgs(stack, settings))

@@ -280,7 +280,7 @@ def summary_table_grants(table_arn: pulumi.Input[str], key_arn: pulumi.Input[str
     ]
 
 
-def build(stack_config: StackConfig, stack: StackContext) -> dict[str, pulumi.Output]:
-    """Create the uploads pipeline from stack config; returns its stack outputs."""
+def build(stack_config: StackConfig, stack: StackContext, built: Mapping[str, Any]) -> pulumi.ComponentResource:
+    """Create the uploads pipeline from stack config; its ``outputs`` are the stack outputs."""
     settings = UploadsSettings.from_section(stack_config.pipeline(PIPELINE))
-    return UploadsPipeline(PIPELINE, UploadsPipelineArgs(stack, settings)).outputs
+    return UploadsPipeline(PIPELINE, UploadsPipelineArgs(stack, settings))

@@ -71,12 +71,12 @@ from pipelines.common.errors import ConfigurationError, InvalidInputError
 from pipelines.common.logging import get_logger
 from pipelines.common.secrets import read_secret
 from pipelines.common.settings import int_env, optional_env, require_env
+from pipelines.common.timestamps import normalise_timestamp
 from pipelines.radar import envelope, files, orgs, queries, summary
 from pipelines.radar.adapters import Bucket, KmsDataKeys, MissingObject
 from pipelines.radar.cloudflare import DEFAULT_BASE_URL, NOT_FOUND, RadarClient
 from pipelines.radar.errors import NoValidOrganizationsError, RegistryTooLargeError
 from pipelines.radar.provider import fetch_registry
-from pipelines.radar.timestamps import normalise_timestamp
 from pipelines.radar.transport import api_session, require_secure_url
 
 logger = get_logger("radar")

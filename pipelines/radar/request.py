@@ -7,7 +7,7 @@ from typing import Any
 
 from pipelines.common.errors import InvalidInputError
 from pipelines.common.inputs import RequestShape, checked_request, optional_string
-from pipelines.radar.timestamps import normalise_timestamp
+from pipelines.common.timestamps import normalise_timestamp
 
 REQUEST = RequestShape.of(scheduledTime=64)
 # A schedule fires at its time; a manual run may name a past one (a backfill) but not a far future one.

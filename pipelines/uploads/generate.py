@@ -1,7 +1,7 @@
 """Realistic, reproducible sample uploads (tests, the demo, the benchmark).
 
     python -m pipelines.uploads.generate --stores 5 --days 2 --lines 1000 --out sales.json \\
-        [--ndjson] [--bad-ratio 0.005] [--seed N]
+        [--ndjson] [--bad-ratio 0.005] [--seed N] [--start 2026-11-20]
 
 Stores each have a currency and a UTC offset (timestamps are the store's local time); a
 catalogue of products has fixed prices; a transaction has 1–9 lines, some discounted, about 4 %
@@ -97,9 +97,10 @@ def _money(cents: int, as_text: bool) -> str | float:
 
 
 def transactions(
-    stores: int, days: int, lines: int, seed: int = 1, bad_ratio: float = 0.0
+    stores: int, days: int, lines: int, seed: int = 1, bad_ratio: float = 0.0, start: date = START_DATE
 ) -> Iterator[tuple[dict[str, Any], str | None]]:
-    """``(transaction, corruption kind or None)`` until about ``lines`` line items are made."""
+    """``(transaction, corruption kind or None)`` until about ``lines`` line items are made, dated
+    ``start`` … ``start + days - 1``."""
     rng = random.Random(seed)
     store_ids = [f"S{n:03d}" for n in range(1, stores + 1)]
     offsets = {s: _OFFSETS[i % len(_OFFSETS)] for i, s in enumerate(store_ids)}
@@ -112,7 +113,7 @@ def transactions(
     while made < lines:
         number += 1
         store = rng.choice(store_ids)
-        day = START_DATE + timedelta(days=rng.randrange(days))
+        day = start + timedelta(days=rng.randrange(days))
         hour = min(23, max(0, int(rng.gauss(14, 3.5))))
         stamp = f"{day.isoformat()}T{hour:02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}{offsets[store]}"
         items = []
@@ -153,12 +154,13 @@ def write(
     ndjson: bool = False,
     bad_ratio: float = 0.0,
     seed: int = 1,
+    start: date = START_DATE,
 ) -> Generated:
     """Write a sample upload to ``out`` (JSON, or NDJSON with ``ndjson``); what it holds and which records are bad."""
     info = Generated()
     if not ndjson:
         out.write(b'{"transactions": [\n')
-    for index, (txn, kind) in enumerate(transactions(stores, days, lines, seed, bad_ratio)):
+    for index, (txn, kind) in enumerate(transactions(stores, days, lines, seed, bad_ratio, start)):
         text = json.dumps(txn, ensure_ascii=False).encode("utf-8", "surrogatepass")
         if kind == "lone_surrogate":  # keep the surrogate as a JSON escape, as a broken exporter would write it
             text = json.dumps(txn).encode("ascii")
@@ -176,6 +178,31 @@ def write(
     return info
 
 
+def write_spike(
+    out: BinaryIO,
+    stores: int,
+    days: int,
+    lines: int,
+    *,
+    store: str,
+    day: date,
+    factor: int,
+    seed: int = 1,
+    start: date = START_DATE,
+) -> int:
+    """A second upload for ``store`` on ``day``: its transactions of the file ``write`` makes with the
+    same arguments, ``factor - 1`` more times under new ids, so that day's summary is ``factor``
+    times its usual (a planted anomaly). How many transactions it holds."""
+    own = [
+        txn
+        for txn, kind in transactions(stores, days, lines, seed, 0.0, start)
+        if kind is None and txn["storeId"] == store and txn["timestamp"].startswith(day.isoformat())
+    ]
+    copies = [{**txn, "transactionId": f"X{n}-{txn['transactionId']}"} for n in range(1, factor) for txn in own]
+    out.write(json.dumps({"transactions": copies}).encode())
+    return len(copies)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line: write one sample upload and say what is in it."""
     parser = argparse.ArgumentParser(prog="python -m pipelines.uploads.generate", description=__doc__.split("\n")[0])
@@ -186,12 +213,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ndjson", action="store_true", help="one transaction per line instead of one document")
     parser.add_argument("--bad-ratio", type=float, default=0.0, help="share of transactions made invalid")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--start", type=date.fromisoformat, default=START_DATE, help=f"first business date (default {START_DATE})"
+    )
     args = parser.parse_args(argv)
     if args.stores < 1 or args.days < 1 or args.lines < 1 or not 0 <= args.bad_ratio <= 1:
         parser.error("--stores, --days and --lines must be at least 1, --bad-ratio within 0..1")
     with open(args.out, "wb") as out:
         info = write(
-            out, args.stores, args.days, args.lines, ndjson=args.ndjson, bad_ratio=args.bad_ratio, seed=args.seed
+            out,
+            args.stores,
+            args.days,
+            args.lines,
+            ndjson=args.ndjson,
+            bad_ratio=args.bad_ratio,
+            seed=args.seed,
+            start=args.start,
         )
     print(f"{args.out}: {info.transactions:,} transactions, {info.lines:,} line items, {len(info.bad):,} bad records")
     return 0

@@ -6,7 +6,7 @@ import pytest
 
 from pipelines.common.errors import ConfigurationError, InvalidInputError
 from pipelines.radar.queries import QUERIES, parse_query_names, required_params
-from pipelines.radar.timestamps import normalise_timestamp
+from pipelines.common.timestamps import normalise_timestamp
 
 
 def test_each_query_fills_its_path_and_parameters_from_connector_params():

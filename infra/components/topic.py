@@ -1,0 +1,79 @@
+"""NotificationTopic: an encrypted SNS topic people subscribe to by e-mail (alerts, reports).
+
+- encrypted with the pipeline's customer-managed key: whoever publishes needs
+  ``kms:GenerateDataKey``/``kms:Decrypt`` on it (``grants.topic_publish`` adds them), and the
+  key policy admits the pipeline's roles;
+- a policy that denies every request not made over TLS and lets only this account's principals
+  (whose IAM policies must still grant ``sns:Publish``) publish;
+- one ``email`` subscription per address in config. AWS sends each address a confirmation
+  link; nothing is delivered to it until someone clicks it (README, "Subscriptions").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components import grants as g
+
+
+def topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
+    """TLS only; the account's own principals may publish (pure)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            g.deny_insecure_transport("sns:Publish", topic_arn),
+            {
+                "Sid": "AccountPublishes",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+            },
+        ],
+    }
+
+
+@dataclass
+class NotificationTopicArgs:
+    """The topic's physical name, its key and who is subscribed."""
+
+    topic_name: str
+    display_name: str
+    key_arn: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+    emails: Sequence[str] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class NotificationTopic(pulumi.ComponentResource):
+    """The topic, its policy and its e-mail subscriptions; ``arn`` for publishers."""
+
+    def __init__(self, name: str, args: NotificationTopicArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("stepworks:components:NotificationTopic", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.topic = aws.sns.Topic(
+            f"{name}-topic",
+            name=args.topic_name,
+            display_name=args.display_name[:100],
+            kms_master_key_id=args.key_arn,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        policy = pulumi.Output.all(self.topic.arn, args.account_id).apply(
+            lambda v: json.dumps(topic_policy(v[0], v[1]), indent=2)
+        )
+        self.policy = aws.sns.TopicPolicy(f"{name}-policy", arn=self.topic.arn, policy=policy, opts=child)
+        self.subscriptions = [
+            aws.sns.TopicSubscription(
+                f"{name}-email-{index}", topic=self.topic.arn, protocol="email", endpoint=address, opts=child
+            )
+            for index, address in enumerate(args.emails)
+        ]
+        self.arn = self.topic.arn
+        self.register_outputs({"arn": self.arn})
