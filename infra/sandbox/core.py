@@ -36,7 +36,7 @@ from botocore.credentials import Credentials
 from moto import mock_aws
 
 from infra.components.triggers import SCHEDULED_TIME_PLACEHOLDER
-from infra.sandbox import dynamodb_transactions, eventbridge, iam, interpreter, lambda_runner
+from infra.sandbox import dynamodb_reads, dynamodb_transactions, eventbridge, iam, interpreter, lambda_runner
 from infra.sandbox.databases import DatabaseFleet
 from infra.sandbox.http_api import HttpApiServer
 from infra.sandbox.mocks import REGION, EmulatorMocks
@@ -94,6 +94,7 @@ class Sandbox:
         self._undo_events = None
         self._undo_interpreter = None
         self._undo_transactions = None
+        self._undo_reads = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -109,6 +110,7 @@ class Sandbox:
         self._undo_events = self.events.install()
         self._undo_interpreter = interpreter.install()
         self._undo_transactions = dynamodb_transactions.install()
+        self._undo_reads = dynamodb_reads.install()
         reset_clients()
         reset_secret_cache()
         return self
@@ -127,6 +129,8 @@ class Sandbox:
                 cleanup.callback(self._undo_interpreter)
             if self._undo_transactions is not None:
                 cleanup.callback(self._undo_transactions)
+            if self._undo_reads is not None:
+                cleanup.callback(self._undo_reads)
             if self.databases is not None:
                 cleanup.callback(self.databases.close)
             if self.http is not None:

@@ -94,7 +94,8 @@ def incidents_database(sandbox: Sandbox) -> TemporaryPostgres:
 
 # The demo's sales file: 29 days of five stores up to yesterday (what daily-analysis needs: the day
 # and four weeks of history), a few records broken (rejected, the rest loaded).
-DEMO_UPLOAD = {"stores": 5, "days": 29, "lines": 20_000, "bad_ratio": 0.0005, "seed": 2026}
+# 300 products keep each day's summaries small enough for the emulator to query quickly.
+DEMO_UPLOAD = {"stores": 5, "days": 29, "lines": 20_000, "bad_ratio": 0.0005, "seed": 2026, "products": 300}
 # The anomaly the demo plants for daily-analysis to find: one store at 5x its usual revenue yesterday.
 DEMO_SPIKE = {"store": "S003", "factor": 5}
 
@@ -115,7 +116,7 @@ def demo_sales_file(first_day: datetime.date) -> bytes:
     spec = DEMO_UPLOAD
     generate.write(
         out, spec["stores"], spec["days"], spec["lines"], bad_ratio=spec["bad_ratio"], seed=spec["seed"],
-        start=first_day,
+        start=first_day, products=spec["products"],
     )  # fmt: skip
     return out.getvalue()
 
@@ -129,7 +130,7 @@ def demo_spike_file(first_day: datetime.date, day: datetime.date) -> bytes:
     out, spec = io.BytesIO(), DEMO_UPLOAD
     generate.write_spike(
         out, spec["stores"], spec["days"], spec["lines"], seed=spec["seed"], start=first_day, day=day,
-        **DEMO_SPIKE,
+        products=spec["products"], **DEMO_SPIKE,
     )  # fmt: skip
     return out.getvalue()
 
@@ -145,12 +146,17 @@ def uploads(sandbox: Sandbox) -> ScenarioResult:
     execution = sandbox.wait(run.execution_arn, timeout_s=300)
     output = execution.output or {}
     table = sandbox.outputs("uploads")["summaryTableName"]
-    summaries = [
-        item
-        for page in sandbox.client("dynamodb").get_paginator("scan").paginate(TableName=table)
-        for item in page["Items"]
-        if item["sk"]["S"] == "summary"
-    ]
+    pages = (
+        sandbox.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(
+            TableName=table,
+            FilterExpression="sk = :summary",
+            ProjectionExpression="businessDate",
+            ExpressionAttributeValues={":summary": {"S": "summary"}},
+        )
+    )
+    summaries = [item for page in pages for item in page["Items"]]
     dates = sorted({item["businessDate"]["S"] for item in summaries})
     landed = (
         f"{output.get('records', 0):,} records loaded, {output.get('rejected', 0):,} rejected "

@@ -1,7 +1,7 @@
 """Realistic, reproducible sample uploads (tests, the demo, the benchmark).
 
     python -m pipelines.uploads.generate --stores 5 --days 2 --lines 1000 --out sales.json \\
-        [--ndjson] [--bad-ratio 0.005] [--seed N] [--start 2026-11-20]
+        [--ndjson] [--bad-ratio 0.005] [--seed N] [--start 2026-11-20] [--products 2000]
 
 Stores each have a currency and a UTC offset (timestamps are the store's local time); a
 catalogue of products has fixed prices; a transaction has 1–9 lines, some discounted, about 4 %
@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from typing import Any, BinaryIO
 
 START_DATE = date(2026, 11, 20)
+CATALOGUE = 2000  # products P00000 … P01999
 _OFFSETS = ("-08:00", "-05:00", "Z", "+01:00", "+05:30", "+09:00", "-03:00", "+02:00")
 _CURRENCIES = ("USD", "USD", "EUR", "GBP", "USD", "CAD")
 
@@ -97,7 +98,13 @@ def _money(cents: int, as_text: bool) -> str | float:
 
 
 def transactions(
-    stores: int, days: int, lines: int, seed: int = 1, bad_ratio: float = 0.0, start: date = START_DATE
+    stores: int,
+    days: int,
+    lines: int,
+    seed: int = 1,
+    bad_ratio: float = 0.0,
+    start: date = START_DATE,
+    products: int = CATALOGUE,
 ) -> Iterator[tuple[dict[str, Any], str | None]]:
     """``(transaction, corruption kind or None)`` until about ``lines`` line items are made, dated
     ``start`` … ``start + days - 1``."""
@@ -105,7 +112,9 @@ def transactions(
     store_ids = [f"S{n:03d}" for n in range(1, stores + 1)]
     offsets = {s: _OFFSETS[i % len(_OFFSETS)] for i, s in enumerate(store_ids)}
     currencies = {s: _CURRENCIES[i % len(_CURRENCIES)] for i, s in enumerate(store_ids)}
-    catalogue = [(f"P{n:05d}", rng.choice((99, 149, 249, 349, 499, 799, 1299, 1999, 4999, 12999))) for n in range(2000)]
+    catalogue = [
+        (f"P{n:05d}", rng.choice((99, 149, 249, 349, 499, 799, 1299, 1999, 4999, 12999))) for n in range(products)
+    ]
     weights = [1 / (rank + 1) for rank in range(len(catalogue))]  # a few best sellers, a long tail
     issued: dict[str, list[str]] = {s: [] for s in store_ids}
     made, number = 0, 0
@@ -155,12 +164,13 @@ def write(
     bad_ratio: float = 0.0,
     seed: int = 1,
     start: date = START_DATE,
+    products: int = CATALOGUE,
 ) -> Generated:
     """Write a sample upload to ``out`` (JSON, or NDJSON with ``ndjson``); what it holds and which records are bad."""
     info = Generated()
     if not ndjson:
         out.write(b'{"transactions": [\n')
-    for index, (txn, kind) in enumerate(transactions(stores, days, lines, seed, bad_ratio, start)):
+    for index, (txn, kind) in enumerate(transactions(stores, days, lines, seed, bad_ratio, start, products)):
         text = json.dumps(txn, ensure_ascii=False).encode("utf-8", "surrogatepass")
         if kind == "lone_surrogate":  # keep the surrogate as a JSON escape, as a broken exporter would write it
             text = json.dumps(txn).encode("ascii")
@@ -189,13 +199,14 @@ def write_spike(
     factor: int,
     seed: int = 1,
     start: date = START_DATE,
+    products: int = CATALOGUE,
 ) -> int:
     """A second upload for ``store`` on ``day``: its transactions of the file ``write`` makes with the
     same arguments, ``factor - 1`` more times under new ids, so that day's summary is ``factor``
     times its usual (a planted anomaly). How many transactions it holds."""
     own = [
         txn
-        for txn, kind in transactions(stores, days, lines, seed, 0.0, start)
+        for txn, kind in transactions(stores, days, lines, seed, 0.0, start, products)
         if kind is None and txn["storeId"] == store and txn["timestamp"].startswith(day.isoformat())
     ]
     copies = [{**txn, "transactionId": f"X{n}-{txn['transactionId']}"} for n in range(1, factor) for txn in own]
@@ -213,12 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ndjson", action="store_true", help="one transaction per line instead of one document")
     parser.add_argument("--bad-ratio", type=float, default=0.0, help="share of transactions made invalid")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--products", type=int, default=CATALOGUE, help="size of the catalogue")
     parser.add_argument(
         "--start", type=date.fromisoformat, default=START_DATE, help=f"first business date (default {START_DATE})"
     )
     args = parser.parse_args(argv)
-    if args.stores < 1 or args.days < 1 or args.lines < 1 or not 0 <= args.bad_ratio <= 1:
-        parser.error("--stores, --days and --lines must be at least 1, --bad-ratio within 0..1")
+    if min(args.stores, args.days, args.lines, args.products) < 1 or not 0 <= args.bad_ratio <= 1:
+        parser.error("--stores, --days, --lines and --products must be at least 1, --bad-ratio within 0..1")
     with open(args.out, "wb") as out:
         info = write(
             out,
@@ -229,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             bad_ratio=args.bad_ratio,
             seed=args.seed,
             start=args.start,
+            products=args.products,
         )
     print(f"{args.out}: {info.transactions:,} transactions, {info.lines:,} line items, {len(info.bad):,} bad records")
     return 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pipelines.common.errors import ConfigurationError, InvalidInputError
-from pipelines.radar.queries import QUERIES, parse_query_names, required_params
 from pipelines.common.timestamps import normalise_timestamp
+from pipelines.radar.queries import QUERIES, parse_query_names, required_params
 
 
 def test_each_query_fills_its_path_and_parameters_from_connector_params():
