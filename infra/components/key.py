@@ -32,6 +32,8 @@ ADMIN_ACTIONS = (
     "kms:UpdateAlias", "kms:UpdateKeyDescription",
 )  # fmt: skip
 USE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+# What another pipeline reading this one's data needs of the key (never to encrypt with it).
+READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 # The services that encrypt pipeline resources with the key on a caller's behalf.
 VIA_SERVICES = ("dynamodb", "rds", "s3", "secretsmanager", "sns", "sqs")
 # What CloudWatch Logs needs of a log group's key (the CloudWatch Logs user guide's key policy).
@@ -54,8 +56,11 @@ def key_policy(
     name_prefix: str,
     pipeline: str,
     service_uses: Sequence[tuple[ServiceKeyUse, str]] = (),
+    readers: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The key policy (pure; ``service_uses`` pairs each use with its resolved source ARN)."""
+    """The key policy (pure; ``service_uses`` pairs each use with its resolved source ARN; ``readers``:
+    pipelines whose roles may decrypt what this pipeline encrypted, e.g. daily-analysis reading the
+    uploads table)."""
     root = {"AWS": f"arn:aws:iam::{account_id}:root"}
     statements: list[dict[str, Any]] = [
         {
@@ -105,6 +110,24 @@ def key_policy(
             },
         },
     ]
+    if readers:
+        statements.append(
+            {
+                "Sid": "ReaderPipelinesDecrypt",
+                "Effect": "Allow",
+                "Principal": root,
+                "Action": list(READ_ACTIONS),
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "aws:PrincipalArn": [
+                            f"arn:aws:iam::{account_id}:role{trust.role_path(name_prefix, reader)}*"
+                            for reader in readers
+                        ]
+                    }
+                },
+            }
+        )
     for use, source_arn in service_uses:
         statements.append(
             {
@@ -132,6 +155,7 @@ class PipelineKeyArgs:
     account_id: pulumi.Input[str]
     description: str
     service_uses: Sequence[ServiceKeyUse] = ()
+    readers: Sequence[str] = ()
     deletion_window_days: int = 30
     # The component that declared the key before it moved here, so `pulumi up` keeps it.
     moved_from: pulumi.Resource | None = None
@@ -148,7 +172,12 @@ class PipelineKey(pulumi.ComponentResource):
         policy = pulumi.Output.all(args.account_id, *[u.source_arn for u in uses]).apply(
             lambda values: json.dumps(
                 key_policy(
-                    values[0], args.region, args.name_prefix, args.pipeline, list(zip(uses, values[1:], strict=True))
+                    values[0],
+                    args.region,
+                    args.name_prefix,
+                    args.pipeline,
+                    list(zip(uses, values[1:], strict=True)),
+                    args.readers,
                 ),
                 indent=2,
             )
@@ -178,6 +207,7 @@ def pipeline_key(
     description: str,
     *,
     service_uses: Sequence[ServiceKeyUse] = (),
+    readers: Sequence[str] = (),
     moved_from: pulumi.Resource | None = None,
     parent: pulumi.Resource,
 ) -> PipelineKey:
@@ -191,6 +221,7 @@ def pipeline_key(
             account_id=stack.account_id,
             description=description,
             service_uses=service_uses,
+            readers=readers,
             moved_from=moved_from,
             tags=stack.tags_for(pipeline),
         ),

@@ -77,9 +77,10 @@ class DailyAnalysisServices:
 
     @classmethod
     def for_stack(cls, config: Mapping[str, Any]) -> DailyAnalysisServices:
-        from infra.workflows.daily_analysis import DEFAULT_MODEL
+        from infra.sandbox.mocks import REGION
+        from infra.workflows.daily_analysis import default_model
 
-        return cls((config.get("stepworks:daily-analysis") or {}).get("modelId", DEFAULT_MODEL))
+        return cls((config.get("stepworks:daily-analysis") or {}).get("modelId") or default_model(REGION))
 
     def start(self) -> Mapping[str, Any]:
         self.fake.start()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from infra.workflows import daily_analysis, greeting, incidents, radar, uploads
+from infra.workflows.dependencies import REQUIRES
+
+__all__ = ["REQUIRES", "SETTINGS_READERS", "WORKFLOWS"]
 
 # Pipeline name → module exposing ``build(stack_config, stack, built) -> its component`` (``outputs``:
 # the stack outputs; ``built``: the components built before it, in this order, for a pipeline
@@ -23,5 +26,3 @@ SETTINGS_READERS = {
     uploads.PIPELINE: uploads.UploadsSettings.from_section,
     daily_analysis.PIPELINE: daily_analysis.DailyAnalysisSettings.from_section,
 }
-# Pipeline → the pipelines whose resources it reads (they must be enabled, and are built first).
-REQUIRES = {daily_analysis.PIPELINE: (daily_analysis.UPSTREAM,)}

@@ -34,6 +34,7 @@ from infra.components.stack import PipelineOwner, StackContext
 from infra.components.topic import NotificationTopic, NotificationTopicArgs
 from infra.components.triggers import Schedule, ScheduleArgs
 from infra.config import FUNCTION_KEYS, ConfigError, FunctionSettings, Section, StackConfig
+from infra.workflows.dependencies import REQUIRES
 from pipelines.analysis.errors import BEDROCK_ERRORS, BedrockUnavailableError
 from pipelines.analysis.layout import (
     ANALYSIS_PREFIX,
@@ -51,14 +52,25 @@ from pipelines.common.errors import UpstreamUnavailableError
 from pipelines.uploads.layout import DATE_INDEX
 
 PIPELINE = "daily-analysis"
-UPSTREAM = "uploads"
+(UPSTREAM,) = REQUIRES["daily-analysis"]
 # S3 or DynamoDB failing for a while, and Bedrock throttling or not ready: a later try may succeed.
 RETRYABLE_ERRORS = asl.error_names(BedrockUnavailableError, UpstreamUnavailableError)
 # Bedrock's throttles can last: 4 attempts, 2 s doubling, full jitter, at most 20 s apart.
 RETRY = {"attempts": 4, "interval_s": 2, "backoff": 2.0, "max_delay_s": 20}
 # What leaves a Bedrock section unavailable (after the retries) instead of failing the run.
 UNAVAILABLE_ERRORS = (*(error.__name__ for error in BEDROCK_ERRORS), "States.Timeout")
-DEFAULT_MODEL = "us.amazon.nova-lite-v1:0"
+# Nova Lite through the cross-region inference profile of the stack's geography (a region outside
+# the three: the foundation model in the region itself).
+DEFAULT_MODEL = "amazon.nova-lite-v1:0"
+_GEOGRAPHY = {"us": "us", "ca": "us", "eu": "eu", "ap": "apac"}
+
+
+def default_model(region: str) -> str:
+    """``us.amazon.nova-lite-v1:0`` in us-west-2, ``eu.…`` in eu-central-1, ``apac.…`` in ap-south-1."""
+    geography = _GEOGRAPHY.get(region.split("-")[0])
+    return f"{geography}.{DEFAULT_MODEL}" if geography else DEFAULT_MODEL
+
+
 # The regions a geographic cross-region inference profile routes to (Bedrock user guide,
 # "Supported Regions and models for inference profiles"); ``modelRegions`` overrides.
 PROFILE_REGIONS = {
@@ -106,7 +118,7 @@ class DailyAnalysisSettings:
 
     schedule: str = "cron(0 5 * * ? *)"
     timezone: str = "UTC"
-    model_id: str = DEFAULT_MODEL
+    model_id: str | None = None  # None: default_model(the stack's region)
     model_regions: tuple[str, ...] = ()
     max_tokens: int = 1024
     bedrock_endpoint_url: str | None = None
@@ -132,8 +144,8 @@ class DailyAnalysisSettings:
                 *("alertEmails", "reportEmails", "quicksightPrincipal", "snapshotRetentionDays", *FUNCTION_KEYS),
             ]
         )
-        model_id = section.string("modelId", DEFAULT_MODEL)
-        if not _MODEL_ID.fullmatch(model_id or ""):
+        model_id = section.string("modelId")
+        if model_id is not None and not _MODEL_ID.fullmatch(model_id):
             raise ConfigError(
                 f"{section.key('modelId')}: {model_id!r} is not a Bedrock model or inference profile id "
                 "(e.g. amazon.nova-lite-v1:0 or us.amazon.nova-lite-v1:0)"
@@ -383,19 +395,20 @@ class DailyAnalysisPipeline(pulumi.ComponentResource):
             for dataset in DATASETS
         ]
         bucket = self.bucket
-        model_count = len(model_arns(settings.model_id, stack.region, "", settings.model_regions))
+        model_id = settings.model_id or default_model(stack.region)
+        model_count = len(model_arns(model_id, stack.region, "", settings.model_regions))
         account = pulumi.Output.from_input(stack.account_id)
         invoke = g.Grant(
             "BedrockInvokeModel",
             ("bedrock:InvokeModel",),
             [
-                account.apply(lambda a, n=n: model_arns(settings.model_id, stack.region, a, settings.model_regions)[n])
+                account.apply(lambda a, n=n: model_arns(model_id, stack.region, a, settings.model_regions)[n])
                 for n in range(model_count)
             ],
         )
         environment = {
             "BUCKET_NAME": bucket.name,
-            "MODEL_ID": settings.model_id,
+            "MODEL_ID": model_id,
             "MAX_TOKENS": str(settings.max_tokens),
             "ANOMALY_WEEKS": str(settings.anomaly_weeks),
             "ANOMALY_Z": repr(settings.anomaly_z),

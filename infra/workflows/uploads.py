@@ -30,6 +30,7 @@ from infra.components.pipeline import FunctionSpec, StepFunctionPipeline, StepFu
 from infra.components.queue import DeadLetterQueue, DeadLetterQueueArgs
 from infra.components.stack import PipelineOwner, StackContext
 from infra.config import FUNCTION_KEYS, FunctionSettings, Section, StackConfig
+from infra.workflows.dependencies import readers_of
 from pipelines.common.errors import UpstreamUnavailableError
 from pipelines.uploads.errors import ContributionConflictError
 from pipelines.uploads.layout import (
@@ -128,6 +129,8 @@ class UploadsPipelineArgs:
 
     stack: StackContext
     settings: UploadsSettings = field(default_factory=UploadsSettings)
+    # Pipelines that read the summaries (daily-analysis): their roles may decrypt with the key.
+    readers: tuple[str, ...] = ()
 
 
 class UploadsPipeline(pulumi.ComponentResource):
@@ -146,7 +149,7 @@ class UploadsPipeline(pulumi.ComponentResource):
         )
         self.key = pipeline_key(
             stack, PIPELINE, "uploads: bucket, summaries table, dead letters, logs",
-            service_uses=[dead_letters_use], parent=self,
+            service_uses=[dead_letters_use], readers=args.readers, parent=self,
         )  # fmt: skip
         retention = settings.rejects_retention_days
         self.bucket = SecureBucket(
@@ -283,4 +286,5 @@ def summary_table_grants(table_arn: pulumi.Input[str], key_arn: pulumi.Input[str
 def build(stack_config: StackConfig, stack: StackContext, built: Mapping[str, Any]) -> pulumi.ComponentResource:
     """Create the uploads pipeline from stack config; its ``outputs`` are the stack outputs."""
     settings = UploadsSettings.from_section(stack_config.pipeline(PIPELINE))
-    return UploadsPipeline(PIPELINE, UploadsPipelineArgs(stack, settings))
+    readers = tuple(readers_of(PIPELINE, stack_config.enabled_pipelines))
+    return UploadsPipeline(PIPELINE, UploadsPipelineArgs(stack, settings, readers))

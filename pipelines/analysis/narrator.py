@@ -18,13 +18,14 @@ Token usage of every call, the repeated one included, is added up in ``usage``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
+import fastjsonschema
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -84,10 +85,16 @@ def parse_answer(text: str, schema: dict[str, Any]) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ValueError(f"the answer is not JSON ({exc.msg} at character {exc.pos})") from None
     try:
-        validate(event=answer, schema=schema)
-    except SchemaValidationError as exc:
+        _validator(json.dumps(schema, sort_keys=True))(answer)
+    except fastjsonschema.JsonSchemaValueException as exc:
         raise ValueError(f"the answer does not match its schema: {exc.message}") from None
     return answer
+
+
+@functools.cache
+def _validator(schema_text: str):
+    # Compiling a schema generates code: once per schema and container, not per answer.
+    return fastjsonschema.compile(json.loads(schema_text))
 
 
 @dataclass

@@ -57,6 +57,9 @@ EC2_KINDS = {
 EC2_ID_PREFIXES = sorted({*EC2_KINDS.values(), "rtbassoc"}, key=len, reverse=True)
 
 REGIONAL, GLOBAL = "regional", "global"  # where the region field is the stack's region / empty
+# A foundation model a cross-region inference profile routes to: in a region of the profile's
+# geography, the stack's or another (Bedrock user guide, "Inference profiles").
+ROUTED = "routed"
 ACCOUNT, NO_ACCOUNT = "account", "none"  # where the account field is the stack's account / empty
 
 # service → [(resource type, region field, account field, resource part)]
@@ -114,6 +117,15 @@ ARN_FORMATS: dict[str, list[tuple[str, str, str, str]]] = {
         ("bucket", GLOBAL, NO_ACCOUNT, BUCKET),
         ("object", GLOBAL, NO_ACCOUNT, rf"{BUCKET}/\S*"),
     ],
+    "bedrock": [
+        ("foundation model", ROUTED, NO_ACCOUNT, r"foundation-model/[a-z0-9-]+(?:\.[\w-]+)+(?::[\w.]+)*"),
+        (
+            "inference profile",
+            REGIONAL,
+            ACCOUNT,
+            r"inference-profile/(?:us|eu|apac)\.[a-z0-9-]+(?:\.[\w-]+)+(?::[\w.]+)*",
+        ),
+    ],
     "sns": [
         ("topic", REGIONAL, ACCOUNT, r"[\w-]{1,256}(?:\.fifo)?"),
         ("subscription", REGIONAL, ACCOUNT, rf"[\w-]{{1,256}}(?:\.fifo)?:{UUID}"),
@@ -160,7 +172,10 @@ ARN_FORMATS: dict[str, list[tuple[str, str, str, str]]] = {
 @functools.cache
 def arn_patterns(region: str, account: str, any_region_or_account: bool = False) -> dict[str, list]:
     """``ARN_FORMATS`` as full-match regexes for one region and account (or for any)."""
-    fields = {REGIONAL: re.escape(region), GLOBAL: "", ACCOUNT: re.escape(account), NO_ACCOUNT: ""}
+    fields = {
+        REGIONAL: re.escape(region), GLOBAL: "", ROUTED: r"(?:us|eu|ap|ca)-[a-z]+-\d", ACCOUNT: re.escape(account),
+        NO_ACCOUNT: "",
+    }  # fmt: skip
     if any_region_or_account:
         fields = dict.fromkeys(fields, "[^:]*")
     return {
