@@ -2,7 +2,7 @@
 
 Each must end the execution at the pipeline's intake with an ``InvalidInputError`` naming the
 field, a short cause, and nothing written. greeting and incidents are started by their HTTP API
-(SigV4-signed ``POST``), radar and uploads as an operator starts a manual run (``StartExecution``;
+(SigV4-signed ``POST``), radar, uploads and daily-analysis as an operator starts a manual run (``StartExecution``;
 for uploads, replaying an S3 event by hand: the upload itself cannot be malformed JSON input).
 """
 
@@ -101,6 +101,13 @@ def uploads_written(sandbox) -> tuple[int, set[str]]:
     return items, {o["Key"] for o in listed.get("Contents", [])}
 
 
+def analysis_written(sandbox) -> tuple[set[str], int]:
+    outputs = sandbox.outputs("daily-analysis")
+    listed = sandbox.client("s3").list_objects_v2(Bucket=outputs["bucketName"])
+    published = sum(len(sandbox.published(outputs[topic])) for topic in ("alertsTopicArn", "reportTopicArn"))
+    return {o["Key"] for o in listed.get("Contents", [])}, published
+
+
 @dataclass(frozen=True)
 class Pipeline:
     field: str  # a string field of its input
@@ -115,6 +122,7 @@ PIPELINES = {
     "incidents": Pipeline("since", "ValidateRequest", through_the_api("incidents"), runs_recorded),
     # Started by S3 events, which nobody can malform; a hand-started run (replaying an event) can be.
     "uploads": Pipeline("source", "ValidateInput", manual_run("uploads"), uploads_written),
+    "daily-analysis": Pipeline("date", "ValidateInput", manual_run("daily-analysis"), analysis_written),
 }
 
 
