@@ -47,6 +47,7 @@ RETRYABLE_CODES = frozenset(
 BEDROCK_CLIENT_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=60)
 SYSTEM = "You explain computed retail statistics. You answer with one JSON document and nothing else."
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
+_PLACEHOLDER = re.compile(r"\{(date|data|schema)\}")
 
 
 @dataclass
@@ -69,12 +70,14 @@ class Usage:
 def render_prompt(name: str, date: str, data: Any, schema: dict[str, Any]) -> str:
     """The prompt file ``name`` (e.g. ``anomalies.v1``) with the date, the data and the answer's schema."""
     template = (PROMPTS / f"{name}.txt").read_text(encoding="utf-8")
-    # replace, not str.format: the data and schema are JSON, full of braces.
-    return (
-        template.replace("{date}", date)
-        .replace("{data}", json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True))
-        .replace("{schema}", json.dumps(schema, indent=1, sort_keys=True))
-    )
+    # One pass over the template, not str.format (the data and schema are JSON, full of braces) nor
+    # chained replace (a value in the data spelling "{schema}" would receive the schema).
+    values = {
+        "date": date,
+        "data": json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True),
+        "schema": json.dumps(schema, indent=1, sort_keys=True),
+    }
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
 
 
 def parse_answer(text: str, schema: dict[str, Any]) -> dict[str, Any]:
