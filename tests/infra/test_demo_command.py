@@ -5,6 +5,7 @@ input (what `python -m infra run --help` shows) is run in it the way `run` runs 
 """
 
 import contextlib
+import datetime
 import io
 import re
 
@@ -14,15 +15,18 @@ from infra.cli import DEBUG_ENV, main
 from infra.cli.inputs import FILE_PIPELINES, read_input, read_upload
 from infra.cli.sandbox import run_and_report, upload_and_report
 from infra.sandbox import environment
-from infra.sandbox.scenarios import EXAMPLE_INPUTS
+from infra.sandbox.scenarios import EXAMPLE_INPUTS, demo_first_day
 from pipelines.uploads import generate
 
+PIPELINES = ("greeting", "radar", "incidents", "uploads", "daily-analysis")
 # What each example leaves behind (after the demo's own run of the pipeline).
 LANDED = {
     "greeting": r"DynamoDB greeting-table-\w+: 1 new item\n +\{.*\"Message\": \"hello\"",
     "radar": r"S3 s3://radar-data-\w+: \d+ new objects\n(.*\n)* +org-cloudflare/2026-01-01T06:00:00Z/data\.json",
     "incidents": r"PostgreSQL sw-dev-incidents/incidents:\n(.*\n)* +runs: (\+1 row|new table, 1 row)",
     "uploads": r"S3 s3://uploads-data-\w+: \d+ new objects?\n(.*\n)* +uploads/sales\.json \(",
+    # A re-run of yesterday: the same keys rewritten, so only the changed report and insights show.
+    "daily-analysis": r"S3 s3://daily-analysis-data-\w+: .*\d+ changed\n(.*\n)* +reports/date=[\d-]+/report\.txt",
 }
 # Each store-day the example file wrote, one readable line (5 stores x 2 days, generate's defaults).
 STORE_DAY = re.compile(
@@ -69,18 +73,22 @@ def test_the_demo_runs_every_pipeline_and_exits_zero(demo):
     code, out, _ = demo
     assert code == 0, out
     rows = {
-        line.split()[0]: line.split()[1]
-        for line in out.splitlines()
-        if line.split()[:1] in (["greeting"], ["radar"], ["incidents"], ["uploads"])
+        line.split()[0]: line.split()[1] for line in out.splitlines() if line.split()[:1] in ([p] for p in PIPELINES)
     }
-    assert rows == {pipeline: "SUCCEEDED" for pipeline in ("greeting", "radar", "incidents", "uploads")}, out
+    assert rows == dict.fromkeys(PIPELINES, "SUCCEEDED"), out
     (uploads,) = [line for line in out.splitlines() if line.startswith("uploads ")]
-    # The week of sales the demo leaves for daily-analysis: 5 stores x 7 days, its few bad records rejected.
+    # The month of sales the demo leaves for daily-analysis: 5 stores x 29 days up to yesterday.
+    first, last = demo_first_day(), datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
     assert re.search(
-        r"1,007 records loaded, 3 rejected \(s3://\S+/rejects/uploads/demo-week\.json\.ndjson\); "
-        r"35 store-day summaries for 2026-11-20\.\.2026-11-26",
+        r"3,954 records loaded, 3 rejected \(s3://\S+/rejects/uploads/demo-month\.json\.ndjson\); "
+        rf"145 store-day summaries for {first}\.\.{last}",
         uploads,
     ), uploads
+    # daily-analysis finds the store the demo put at 5x yesterday, and the report e-mail is shown.
+    (analysis,) = [line for line in out.splitlines() if line.startswith("daily-analysis ")]
+    assert re.search(rf"{last}: \d+ anomalies \(S003 spike x[\d.]+.*\); report sent", analysis), analysis
+    assert re.search(rf"daily report e-mail — Subject: Daily sales {last}: ", out), out
+    assert "Headline figures" in out
     # Stack outputs that are not pipelines (the access log bucket) get no row.
     assert "accessLogBucket" not in out.split("pipeline", 1)[1]
 
