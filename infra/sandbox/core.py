@@ -36,7 +36,16 @@ from botocore.credentials import Credentials
 from moto import mock_aws
 
 from infra.components.triggers import SCHEDULED_TIME_PLACEHOLDER
-from infra.sandbox import dynamodb_reads, dynamodb_transactions, eventbridge, iam, interpreter, lambda_runner
+from infra.sandbox import (
+    callbacks,
+    clock,
+    dynamodb_reads,
+    dynamodb_transactions,
+    eventbridge,
+    iam,
+    interpreter,
+    lambda_runner,
+)
 from infra.sandbox.databases import DatabaseFleet
 from infra.sandbox.http_api import HttpApiServer
 from infra.sandbox.mocks import REGION, EmulatorMocks
@@ -91,6 +100,10 @@ class Sandbox:
         self.iam = iam.SandboxIam(REGION, enforce=enforce_iam)
         self.services: dict = {}
         self.events = eventbridge.EventRouter(self.iam, REGION)  # rule → state machine deliveries
+        # Virtual time: pauses pass at once, deadlines expire when a test advances it (clock.py).
+        self.clock = clock.SandboxClock()
+        self._undo_clock = None
+        self._undo_callbacks = None
         self._undo_events = None
         self._undo_interpreter = None
         self._undo_transactions = None
@@ -109,6 +122,8 @@ class Sandbox:
         lambda_runner.install()
         self._undo_events = self.events.install()
         self._undo_interpreter = interpreter.install()
+        self._undo_clock = clock.install(self.clock, on_pause=interpreter.RETRY_WAITS.append)
+        self._undo_callbacks = callbacks.install()
         self._undo_transactions = dynamodb_transactions.install()
         self._undo_reads = dynamodb_reads.install()
         reset_clients()
@@ -127,6 +142,10 @@ class Sandbox:
                 cleanup.callback(self._undo_events)
             if self._undo_interpreter is not None:
                 cleanup.callback(self._undo_interpreter)
+            if self._undo_clock is not None:
+                cleanup.callback(self._undo_clock)
+            if self._undo_callbacks is not None:
+                cleanup.callback(self._undo_callbacks)
             if self._undo_transactions is not None:
                 cleanup.callback(self._undo_transactions)
             if self._undo_reads is not None:

@@ -21,8 +21,10 @@ import json
 import re
 import threading
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.auth import SigV4Auth
@@ -30,7 +32,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from infra.sandbox import iam
+from infra.sandbox import iam, lambda_proxy
 from infra.sandbox.fakes.base import SHUTDOWN_POLL_S
 
 _AUTH_HEADER = re.compile(
@@ -39,6 +41,7 @@ _AUTH_HEADER = re.compile(
 )
 MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
 INTERNAL_SERVER_ERROR = {"message": "Internal Server Error"}
+JWT_REFUSAL = "the sandbox cannot verify JWTs; use AWS_IAM routes here"
 
 
 @dataclass
@@ -50,6 +53,20 @@ class Route:
     path: str
     authorization: str
     integration: dict
+    api_name: str = ""
+
+
+@dataclass
+class Answer:
+    """What API Gateway sends back: a status, headers and the body's bytes."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+
+    @classmethod
+    def json(cls, status: int, payload: Any) -> Answer:
+        return cls(status, json.dumps(payload).encode())
 
 
 class SignatureError(Exception):
@@ -95,32 +112,57 @@ def load_routes(client) -> list[Route]:
         for route in client.get_routes(ApiId=api["ApiId"])["Items"]:
             method, _, path = route["RouteKey"].partition(" ")
             target = route.get("Target", "").removeprefix("integrations/")
-            routes.append(
-                Route(api["ApiId"], method, path, route.get("AuthorizationType", "NONE"), integrations.get(target, {}))
-            )
+            authorization = route.get("AuthorizationType", "NONE")
+            integration = integrations.get(target, {})
+            routes.append(Route(api["ApiId"], method, path, authorization, integration, api.get("Name", "")))
     return routes
 
 
 class HttpApiServer:
-    """Serves every declared HTTP API at ``http://127.0.0.1:<port>/<api id>/<path>``."""
+    """Serves each declared HTTP API on a loopback port of its own, as each has a host of its own in AWS.
 
-    def __init__(self, region: str, credentials: iam.RoleCredentials, sandbox_iam: iam.SandboxIam):
+    ``ports`` fixes the port of an API by its name (``python -m infra serve``); others get a free one.
+    """
+
+    def __init__(
+        self,
+        region: str,
+        credentials: iam.RoleCredentials,
+        sandbox_iam: iam.SandboxIam,
+        ports: Mapping[str, int] | None = None,
+    ):
         self.region = region
         self.credentials = Credentials(credentials.access_key, credentials.secret_key)  # who may sign requests
         self.iam = sandbox_iam
         self.routes: list[Route] = []
         # (route key, why the integration failed): the access log's $context.integrationErrorMessage.
         self.integration_errors: list[tuple[str, str]] = []
-        self._server: ThreadingHTTPServer | None = None
+        self._ports = dict(ports or {})
+        self._servers: dict[str, ThreadingHTTPServer] = {}  # by API id
 
     def url_for(self, api_id: str, path: str) -> str:
-        """Loopback URL of a route (API id as first path segment, as API Gateway's host would)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/{api_id}{path}"
+        """Loopback URL of a route of the API ``api_id``."""
+        host, port = self._servers[api_id].server_address[:2]
+        return f"http://{host}:{port}{path}"
+
+    def base_urls(self) -> dict[str, str]:
+        """Each API's loopback base URL, by API name."""
+        names = {route.api_id: route.api_name for route in self.routes}
+        return {names.get(api_id, api_id): self.url_for(api_id, "") for api_id in self._servers}
 
     def start(self) -> HttpApiServer:
-        """Load routes from the emulator and start serving."""
+        """Load routes from the emulator and serve every API that has one."""
         self.routes = load_routes(self.iam.client("apigatewayv2"))
+        try:
+            for api_id in dict.fromkeys(route.api_id for route in self.routes):
+                name = next(route.api_name for route in self.routes if route.api_id == api_id)
+                self._servers[api_id] = self._serve(api_id, self._ports.get(name, 0))
+        except PortTaken:
+            self.stop()
+            raise
+        return self
+
+    def _serve(self, api_id: str, port: int) -> ThreadingHTTPServer:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -128,60 +170,66 @@ class HttpApiServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 try:
-                    status, payload = api.dispatch(self.command, self.path, dict(self.headers.items()), body)
+                    answer = api.dispatch(api_id, self.command, self.path, dict(self.headers.items()), body)
                 except Exception as exc:  # noqa: BLE001 - API Gateway answers 500, it does not hang up
-                    status, payload = 500, {"message": f"Internal Server Error: {type(exc).__name__}: {exc}"}
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                    answer = Answer.json(500, {"message": f"Internal Server Error: {type(exc).__name__}: {exc}"})
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
-                self.wfile.write(data)
+                self.wfile.write(answer.body)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_S}, daemon=True
-        ).start()
-        return self
+        try:
+            server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        except OSError as exc:
+            raise PortTaken(f"port {port} on 127.0.0.1 is taken ({exc.strerror}); choose another") from None
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_S}, daemon=True).start()
+        return server
 
     def stop(self) -> None:
         """Stop serving."""
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        for server in self._servers.values():
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
 
-    def dispatch(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
-        """Route, authorize and integrate one request; returns (status, JSON body)."""
+    def dispatch(self, api_id: str, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Answer:
+        """Route, authorize and integrate one request to the API ``api_id``."""
         parts = urlsplit(raw_path)
-        api_id, _, rest = parts.path.lstrip("/").partition("/")
-        path = f"/{rest}"
-        route = next((r for r in self.routes if r.api_id == api_id and r.method == method and r.path == path), None)
+        route = next(
+            (r for r in self.routes if r.api_id == api_id and r.method == method and r.path == parts.path), None
+        )
         if route is None:
-            return 404, {"message": "Not Found"}
+            return Answer.json(404, {"message": "Not Found"})
         if route.authorization == "AWS_IAM":
             host = headers.get("Host") or headers.get("host", "")
             try:
                 verify_sigv4(method, f"http://{host}{raw_path}", headers, body, self.credentials, self.region)
             except SignatureError as exc:
-                return 403, {"message": f"Forbidden: {exc}"}
+                return Answer.json(403, {"message": f"Forbidden: {exc}"})
         elif route.authorization == "JWT":
             # The issuer's keys are not reachable offline; refusing is the safe emulation.
-            return 401, {"message": "Unauthorized: the sandbox cannot verify JWTs; use AWS_IAM routes here"}
+            return Answer.json(
+                401, {"message": "Unauthorized: the sandbox cannot verify JWTs; use AWS_IAM routes here"}
+            )
         elif route.authorization != "NONE":
-            return 500, {"message": f"the sandbox cannot emulate authorization type {route.authorization}"}
-        return self._integrate(route, body)
-
-    def _integrate(self, route: Route, body: bytes) -> tuple[int, dict]:
+            return Answer.json(500, {"message": f"the sandbox cannot emulate authorization type {route.authorization}"})
         integration = route.integration
-        if integration.get("IntegrationSubtype") != "StepFunctions-StartExecution":
-            return 500, {"message": f"the sandbox cannot emulate integration {integration.get('IntegrationSubtype')!r}"}
+        if integration.get("IntegrationSubtype") == "StepFunctions-StartExecution":
+            return self._start_execution(route, body)
+        if integration.get("IntegrationType") == "AWS_PROXY" and ":lambda:" in integration.get("IntegrationUri", ""):
+            return self._invoke_function(route, raw_path, headers, body)
+        return Answer.json(500, {"message": f"the sandbox cannot emulate integration {integration!r}"})
+
+    def _start_execution(self, route: Route, body: bytes) -> Answer:
+        integration = route.integration
         request_id = str(uuid.uuid4())
         values = {"$request.body": body.decode("utf-8", errors="replace"), "$context.requestId": request_id}
         params = {k: values.get(v, v) for k, v in integration.get("RequestParameters", {}).items()}
@@ -193,7 +241,7 @@ class HttpApiServer:
             credentials = self.iam.assume(integration.get("CredentialsArn", ""), iam.APIGATEWAY)
         except iam.AssumeRoleRefused as refused:
             self.integration_errors.append((route_key, str(refused)))
-            return 500, INTERNAL_SERVER_ERROR
+            return Answer.json(500, INTERNAL_SERVER_ERROR)
         sfn = self.iam.client_for(credentials, "stepfunctions", self.region)
         try:
             started = sfn.start_execution(**kwargs)
@@ -203,10 +251,38 @@ class HttpApiServer:
                 # API Gateway passes Step Functions' refusal of the input on as a 400 (moto sends
                 # that refusal without an error code).
                 message = error.get("Message") or str(exc)
-                return 400, {"__type": "InvalidExecutionInput", "message": f"request body is not valid JSON: {message}"}
+                return Answer.json(
+                    400, {"__type": "InvalidExecutionInput", "message": f"request body is not valid JSON: {message}"}
+                )
             status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
             if status == 400 and "AccessDenied" not in error.get("Code", ""):
-                return 400, {"__type": error.get("Code"), "message": error.get("Message")}
+                return Answer.json(400, {"__type": error.get("Code"), "message": error.get("Message")})
             self.integration_errors.append((route_key, f"{error.get('Code')}: {error.get('Message')}"))
-            return 500, INTERNAL_SERVER_ERROR
-        return 200, {"executionArn": started["executionArn"], "startDate": started["startDate"].timestamp()}
+            return Answer.json(500, INTERNAL_SERVER_ERROR)
+        return Answer.json(
+            200, {"executionArn": started["executionArn"], "startDate": started["startDate"].timestamp()}
+        )
+
+    def _invoke_function(self, route: Route, raw_path: str, headers: dict[str, str], body: bytes) -> Answer:
+        """A Lambda proxy integration (payload format 2.0), invoked as API Gateway does."""
+        function_arn = lambda_proxy.function_of(route.integration["IntegrationUri"])
+        route_key = f"{route.method} {route.path}"
+        source_arn = (
+            f"arn:aws:execute-api:{self.region}:{self.iam.account}:{route.api_id}/$default/{route.method}{route.path}"
+        )
+        refusal = lambda_proxy.permission_problem(self.iam.client("lambda"), function_arn, source_arn)
+        if refusal:
+            self.integration_errors.append((route_key, refusal))
+            return Answer.json(500, INTERNAL_SERVER_ERROR)
+        event = lambda_proxy.event_v2(route.api_id, route_key, raw_path, headers, body)
+        invoked = self.iam.client("lambda").invoke(FunctionName=function_arn, Payload=json.dumps(event).encode())
+        payload = invoked["Payload"].read()
+        if invoked.get("FunctionError"):
+            self.integration_errors.append((route_key, f"the function failed: {payload[:200]!r}"))
+            return Answer.json(500, INTERNAL_SERVER_ERROR)
+        status, answer_headers, answer_body = lambda_proxy.response_v2(payload)
+        return Answer(status, answer_body, answer_headers)
+
+
+class PortTaken(Exception):
+    """A fixed port of an API is in use by another program."""

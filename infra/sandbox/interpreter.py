@@ -7,9 +7,9 @@
   members first, as the service does. Its result is the API's answer as Step Functions shows
   it, ``{"ExecutionArn", "StartDate"}`` with the date in epoch milliseconds; moto leaves boto3's
   ``startDate`` datetime in the state, which then fails every later read of the execution.
-- Retry waits: moto sleeps for real between attempts (``time.sleep`` of the computed, jittered
-  interval). Here the interval is recorded in ``RETRY_WAITS`` instead, and the next attempt runs
-  at once: the schedule is the definition's, as in AWS, and a test can read it without paying it.
+
+Retry waits pass on the sandbox clock (``clock.py``) and are recorded in ``RETRY_WAITS``: the
+schedule is the definition's, as in AWS, and a test can read it without paying it.
 """
 
 from __future__ import annotations
@@ -18,19 +18,11 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
 
-# The waits the interpreter's retriers asked for, in seconds, in order (cleared by ``install``).
+# The waits the interpreter's retriers asked for, in seconds, in order (cleared by ``install``;
+# the sandbox clock appends to it).
 RETRY_WAITS: list[float] = []
-
-
-class _RetryClock:
-    """Stands in for the ``time`` module in moto's retrier: a wait is recorded, not slept."""
-
-    @staticmethod
-    def sleep(seconds: float) -> None:
-        RETRY_WAITS.append(seconds)
 
 
 def _api_member(name: str) -> str:
@@ -66,13 +58,10 @@ def install() -> Callable[[], None]:
 
     task._normalise_parameters = normalise
     task._eval_service_task = evaluate
-    original_time = retrier_decl.time
-    retrier_decl.time = _RetryClock
     RETRY_WAITS.clear()
 
     def undo() -> None:
         task._normalise_parameters = original
         task._eval_service_task = original_eval
-        retrier_decl.time = original_time
 
     return undo

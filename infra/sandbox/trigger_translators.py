@@ -32,6 +32,8 @@ def http_integration(mocks, r):
         CredentialsArn=inputs.get("credentialsArn", ""),
         PayloadFormatVersion=inputs.get("payloadFormatVersion", "1.0"),
         RequestParameters=dict(inputs.get("requestParameters") or {}),
+        **({"IntegrationUri": inputs["integrationUri"]} if inputs.get("integrationUri") else {}),
+        **({"IntegrationMethod": inputs["integrationMethod"]} if inputs.get("integrationMethod") else {}),
     )
     return integration["IntegrationId"], {}
 
@@ -149,7 +151,26 @@ def event_target(mocks, r):
     return f"{inputs['rule']}-{target_id}", {"targetId": target_id}
 
 
+def lambda_permission(mocks, r):
+    """A statement of a function's resource policy (who may invoke it: API Gateway for a route)."""
+    inputs = r.inputs
+    statement_id = inputs.get("statementId") or physical_name(r.name, 100)
+    kwargs = dict(
+        FunctionName=inputs["function"],
+        StatementId=statement_id,
+        Action=inputs["action"],
+        Principal=inputs["principal"],
+    )
+    if inputs.get("sourceArn"):
+        kwargs["SourceArn"] = inputs["sourceArn"]
+    if inputs.get("sourceAccount"):
+        kwargs["SourceAccount"] = inputs["sourceAccount"]
+    _client(mocks, "lambda").add_permission(**kwargs)
+    return statement_id, {"statementId": statement_id}
+
+
 TRIGGER_TRANSLATORS = {
+    "aws:lambda/permission:Permission": lambda_permission,
     "aws:apigatewayv2/api:Api": http_api,
     "aws:apigatewayv2/integration:Integration": http_integration,
     "aws:apigatewayv2/route:Route": http_route,
