@@ -37,9 +37,9 @@ def _example(pipeline: str) -> str:
     from infra.cli.inputs import FILE_PIPELINES
     from infra.sandbox.scenarios import EXAMPLE_INPUTS
 
-    if pipeline in FILE_PIPELINES:
-        return "--file sales.json"
-    return EXAMPLE_INPUTS.get(pipeline, "(no example)")
+    if pipeline in EXAMPLE_INPUTS:
+        return EXAMPLE_INPUTS[pipeline]
+    return "--file sales.json" if pipeline in FILE_PIPELINES else "(no example)"
 
 
 def _run_epilog() -> str:
@@ -57,6 +57,11 @@ def _run_epilog() -> str:
         f"  python -m infra run {first} --input @body.json --stack dev",
         f"  python -m infra run {first} --input - < body.json",
         "  python -m pipelines.uploads.generate --out sales.json && python -m infra run uploads --file sales.json",
+        "  python -m infra run release-approval --file release.json   # then, elsewhere: python -m infra callback …",
+        "",
+        "release-approval's input is the release request itself: it is put under inputs/, which starts the",
+        "run; the run waits for Jira until `python -m infra callback release-approval` answers it (or",
+        "--advance moves the sandbox clock past the wait).",
         "",
         "Only PIPELINE is deployed. Progress goes to stderr; the states entered, the output and",
         "what landed (S3 objects, DynamoDB items, database rows) to stdout. Exit 0 if the",
@@ -81,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         command_parser.set_defaults(func=func)
         return command_parser
 
+    from infra.cli.callback import cmd_callback
     from infra.cli.check import cmd_check
     from infra.cli.layers import cmd_layers
     from infra.cli.sandbox import cmd_demo, cmd_run
@@ -113,8 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--file",
         metavar="PATH",
-        help="for a pipeline started by uploads (uploads): upload PATH under its prefix and follow the run it starts",
+        help="for a pipeline started by uploads (uploads, release-approval): upload PATH under its prefix and follow "
+        "the run it starts",
     )
+    run.add_argument(
+        "--advance",
+        metavar="DURATION",
+        help="release-approval: once the run waits for Jira, advance the sandbox clock by DURATION (25h: see the "
+        "timeout) instead of waiting for `callback`",
+    )
+    callback = command("callback", cmd_callback, "answer a run waiting in a running sandbox, as Jira Automation would")
+    callback.add_argument("pipeline", metavar="PIPELINE", help="the pipeline whose run waits (release-approval)")
+    callback.add_argument("--issue", required=True, help="the Jira issue key the run waits on (PROJ-1)")
+    callback.add_argument("--decision", required=True, choices=("approved", "rejected"))
+    callback.add_argument("--comment", default="", help="the decision's comment")
+    callback.add_argument("--by", default="", help="who decided (default: Jira Automation)")
     return parser
 
 

@@ -113,7 +113,7 @@ def read_input(spec: str, stdin: BinaryIO | None = None, limit: int = INPUT_LIMI
 
 
 # Pipelines started by uploading a file (their trigger is S3 → EventBridge), for ``run --file``.
-FILE_PIPELINES = ("uploads",)
+FILE_PIPELINES = ("uploads", "release-approval")
 S3_KEY_LIMIT_BYTES = 1024
 
 

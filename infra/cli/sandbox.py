@@ -158,12 +158,53 @@ def upload_and_report(sandbox, pipeline: str, upload: UploadFile) -> int:
     return _follow_and_report(sandbox, pipeline, run.execution_arn, before, summaries=True)
 
 
-def _follow_and_report(sandbox, pipeline: str, arn: str, before, summaries: bool = False) -> int:
+def request_and_report(sandbox, pipeline: str, execution_input: ExecutionInput, advance_s: float | None = None) -> int:
+    """release-approval: put the request under inputs/ (which starts the run), follow it to its callback wait,
+    say how to answer, and report the run once a decision (or the clock, ``advance_s``) ends it."""
+    from infra.cli import landed
+    from infra.sandbox.approvals import request_release
+    from infra.sandbox.uploads import NoRunStarted
+
+    before = landed.take(sandbox, pipeline)
+    name = f"run-{uuid.uuid4().hex[:12]}.json"
+    try:
+        run = request_release(sandbox, name, execution_input.text.encode("utf-8"))
+    except NoRunStarted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"put the request ({execution_input.size:,} bytes from {execution_input.source}) at s3://{run.bucket}/{run.key}"
+    )
+    print(f"the upload started {run.execution_arn}", flush=True)
+    _await_decision(sandbox, run.execution_arn, execution_input.value, advance_s)
+    return _follow_and_report(sandbox, pipeline, run.execution_arn, before, timeout_s=None)
+
+
+def _await_decision(sandbox, arn: str, request, advance_s: float | None) -> None:
+    from infra.sandbox.approvals import until_waiting
+
+    if not until_waiting(sandbox, arn, timeout_s=RUN_TIMEOUT_S):
+        return
+    story = request.get("storyId", "?") if isinstance(request, dict) else "?"
+    print(f"waiting for the Jira decision on {story} (the task token is stored; the execution is paused)")
+    if advance_s is not None:
+        print(f"advancing the sandbox clock by {advance_s:g} s (the approval wait times out if that passes it)")
+        sandbox.clock.advance(advance_s)
+        return
+    print("answer it as Jira Automation would, from another terminal:")
+    print(f"  python -m infra callback release-approval --issue {story} --decision approved --comment 'ship it'")
+    print(f"  python -m infra callback release-approval --issue {story} --decision rejected --comment 'not yet'")
+    print("or press Ctrl-C to stop the sandbox.", flush=True)
+
+
+def _follow_and_report(
+    sandbox, pipeline: str, arn: str, before, summaries: bool = False, timeout_s: float | None = RUN_TIMEOUT_S
+) -> int:
     from infra.cli import landed
     from infra.cli.store_days import written_store_days
 
     try:
-        result = sandbox.wait(arn, timeout_s=RUN_TIMEOUT_S)
+        result = sandbox.wait(arn, timeout_s=float("inf") if timeout_s is None else timeout_s)
     except TimeoutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -195,7 +236,36 @@ def cmd_run(args) -> int:
     execution_input = read_input("{}" if args.input is None else args.input) if upload is None else None
     _pipeline_to_run(args.stack, args.pipeline)
     _check_database_url()
+    advance_s = parse_duration(args.advance) if args.advance is not None else None
+    if advance_s is not None and args.pipeline not in REQUEST_PIPELINES:
+        raise UsageError(f"--advance: only a run that waits for a callback ({', '.join(REQUEST_PIPELINES)}) can use it")
     with deployed(args.stack, [args.pipeline], args.pipeline) as sandbox:
+        if args.pipeline in REQUEST_PIPELINES:
+            from infra.sandbox.served import served
+
+            if upload is not None:
+                execution_input = read_input(f"@{upload.path}")
+            with served(sandbox):  # `python -m infra callback` reaches this run from another terminal
+                return request_and_report(sandbox, args.pipeline, execution_input, advance_s)
         if upload is not None:
             return upload_and_report(sandbox, args.pipeline, upload)
         return run_and_report(sandbox, args.pipeline, execution_input)
+
+
+# Pipelines whose --input (or --file) is a request document put under their upload prefix, and whose
+# runs wait for a callback: release-approval.
+REQUEST_PIPELINES = ("release-approval",)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``25h``, ``2d`` in seconds; UsageError otherwise."""
+    raw = text.strip().lower()
+    number, unit = (raw[:-1], raw[-1]) if raw[-1:] in _UNITS else (raw, "s")
+    try:
+        value = float(number)
+    except ValueError:
+        raise UsageError(f"--advance: {text!r} is not a duration (e.g. 90s, 15m, 25h, 2d)") from None
+    if not 0 < value * _UNITS[unit] <= 366 * 86_400:
+        raise UsageError(f"--advance: {text!r} is out of range (more than 0, at most 366 days)")
+    return value * _UNITS[unit]

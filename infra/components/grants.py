@@ -206,6 +206,11 @@ def start_execution(state_machine_arn: pulumi.Input[str]) -> Grant:
     return Grant("StartExecution", ("states:StartExecution",), [state_machine_arn])
 
 
+def execution_history(executions_arn: pulumi.Input[str]) -> Grant:
+    """Read the history of executions (``arn:…:execution:<machine>:*``: one machine's)."""
+    return Grant("ReadExecutionHistory", ("states:GetExecutionHistory",), [executions_arn])
+
+
 def task_callbacks() -> Grant:
     """Report the outcome of a task token (``SendTaskSuccess`` …; AWS requires "*")."""
     return Grant("TaskCallbacks", TASK_CALLBACK_ACTIONS, ["*"])

@@ -96,41 +96,55 @@ def state_machine_policy(definition: asl.Definition) -> str:
     return g.policy_json([*definition.grants, *fixed])
 
 
+def declare_functions(
+    name: str,
+    stack: StackContext,
+    pipeline: str,
+    key_arn: pulumi.Input[str],
+    specs: Mapping[str, FunctionSpec],
+    parent: pulumi.Resource,
+) -> dict[str, PipelineFunction]:
+    """One ``PipelineFunction`` per spec (logical name ``<name>-<key>``), each with its own role."""
+    rt = stack.functions
+    functions = {}
+    for key, spec in specs.items():
+        functions[key] = PipelineFunction(
+            f"{name}-{key}",
+            PipelineFunctionArgs(
+                function_name=function_name(stack.name_prefix, pipeline, key),
+                handler=spec.handler,
+                code=rt.code,
+                layers=rt.layers.layers_for(spec.handler),
+                runtime=rt.runtime,
+                architecture=rt.architecture,
+                memory_mb=spec.memory_mb,
+                timeout_s=spec.timeout_s,
+                log_retention_days=stack.log_retention_days,
+                key_arn=key_arn,
+                role_path=trust.role_path(stack.name_prefix, pipeline),
+                account_id=stack.account_id,
+                environment={**spec.environment, **rt.environment},
+                grants=spec.grants,
+                vpc=spec.vpc,
+                reserved_concurrency=spec.reserved_concurrency,
+                tags=stack.tags_for(pipeline),
+            ),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+    return functions
+
+
 class StepFunctionPipeline(pulumi.ComponentResource):
     """A state machine (STANDARD, or EXPRESS) with logging (ALL, no execution data) and tracing, and its functions."""
 
     def __init__(self, name: str, args: StepFunctionPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:components:StepFunctionPipeline", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        stack, rt = args.stack, args.stack.functions
+        stack = args.stack
         tags = stack.tags_for(args.pipeline)
         role_path = trust.role_path(stack.name_prefix, args.pipeline)
 
-        self.functions: dict[str, PipelineFunction] = {}
-        for key, spec in args.functions.items():
-            self.functions[key] = PipelineFunction(
-                f"{name}-{key}",
-                PipelineFunctionArgs(
-                    function_name=function_name(stack.name_prefix, args.pipeline, key),
-                    handler=spec.handler,
-                    code=rt.code,
-                    layers=rt.layers.layers_for(spec.handler),
-                    runtime=rt.runtime,
-                    architecture=rt.architecture,
-                    memory_mb=spec.memory_mb,
-                    timeout_s=spec.timeout_s,
-                    log_retention_days=stack.log_retention_days,
-                    key_arn=args.key_arn,
-                    role_path=role_path,
-                    account_id=stack.account_id,
-                    environment={**spec.environment, **rt.environment},
-                    grants=spec.grants,
-                    vpc=spec.vpc,
-                    reserved_concurrency=spec.reserved_concurrency,
-                    tags=tags,
-                ),
-                opts=child,
-            )
+        self.functions = declare_functions(name, stack, args.pipeline, args.key_arn, args.functions, self)
 
         machine_name = stack.owner(args.pipeline) + (f"-{args.machine}" if args.machine else "")
         self.log_group = logs.encrypted_log_group(

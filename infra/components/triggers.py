@@ -159,6 +159,47 @@ ACCESS_LOG_FORMAT = json.dumps(
 )
 
 
+def api_stage(
+    name: str,
+    api: aws.apigatewayv2.Api,
+    owner: PipelineOwner,
+    key_arn: pulumi.Input[str],
+    label: str,
+    access: ApiAccess,
+    *,
+    depends_on: list[pulumi.Resource],
+    parent: pulumi.Resource,
+) -> tuple[aws.cloudwatch.LogGroup, aws.apigatewayv2.Stage]:
+    """An API's ``$default`` stage: auto-deployed, access logs into an encrypted group, throttled."""
+    stack = owner.stack
+    access_logs = logs.encrypted_log_group(
+        f"{name}-access-logs",
+        logs.LogGroupArgs(
+            logs.api_access_log_group_name(stack.name_prefix, owner.pipeline, label),
+            stack.log_retention_days,
+            key_arn,
+            owner.tags,
+        ),
+        parent,
+    )
+    stage = aws.apigatewayv2.Stage(
+        f"{name}-stage",
+        api_id=api.id,
+        name="$default",
+        auto_deploy=True,
+        access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+            destination_arn=access_logs.arn, format=ACCESS_LOG_FORMAT
+        ),
+        default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+            throttling_burst_limit=access.throttling_burst_limit,
+            throttling_rate_limit=access.throttling_rate_limit,
+        ),
+        tags=owner.tags,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+    )
+    return access_logs, stage
+
+
 class HttpApiStart(pulumi.ComponentResource):
     """API Gateway HTTP API with the direct ``StepFunctions-StartExecution`` integration.
 
@@ -213,31 +254,8 @@ class HttpApiStart(pulumi.ComponentResource):
             authorizer_id=authorizer_id,
             opts=child,
         )
-        stack = args.owner.stack
-        self.access_logs = logs.encrypted_log_group(
-            f"{name}-access-logs",
-            logs.LogGroupArgs(
-                logs.api_access_log_group_name(stack.name_prefix, args.owner.pipeline, args.label),
-                stack.log_retention_days,
-                args.key_arn,
-                tags,
-            ),
-            self,
-        )
-        self.stage = aws.apigatewayv2.Stage(
-            f"{name}-stage",
-            api_id=self.api.id,
-            name="$default",
-            auto_deploy=True,
-            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
-                destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT
-            ),
-            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
-                throttling_burst_limit=args.access.throttling_burst_limit,
-                throttling_rate_limit=args.access.throttling_rate_limit,
-            ),
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.route]),
+        self.access_logs, self.stage = api_stage(
+            name, self.api, args.owner, args.key_arn, args.label, args.access, depends_on=[self.route], parent=self
         )
         method, path = args.route_key.split(" ", 1)
         self.method = method

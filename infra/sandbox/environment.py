@@ -45,12 +45,18 @@ class PipelineNotEnabled(program.ProgramError):
 
 
 def _services(config: Mapping[str, Any]) -> dict[str, Callable[[], Any]]:
-    from infra.sandbox.services import DailyAnalysisServices, IncidentsServices, RadarServices
+    from infra.sandbox.services import (
+        DailyAnalysisServices,
+        IncidentsServices,
+        RadarServices,
+        ReleaseApprovalServices,
+    )
 
     return {
         "radar": RadarServices,
         "incidents": IncidentsServices,
         "daily-analysis": lambda: DailyAnalysisServices.for_stack(config),
+        "release-approval": ReleaseApprovalServices,
     }
 
 

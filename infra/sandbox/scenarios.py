@@ -24,6 +24,9 @@ EXAMPLE_INPUTS: dict[str, str] = {
     "incidents": '{"statuses": ["triggered", "acknowledged", "resolved"]}',
     # The previous day in the pipeline's time zone (a backfill names one: {"date": "2026-11-20"}).
     "daily-analysis": "{}",
+    # The release request itself (put under inputs/, which starts the run; it then waits for Jira).
+    "release-approval": '{"storyId": "PROJ-1", "packages": ["billing-api@2.4.1"], "environment": "staging", '
+    '"requester": "alice@example.com"}',
 }
 
 
@@ -207,10 +210,45 @@ def _anomalies(sandbox: Sandbox, bucket: str, day: str) -> list[dict]:
     return json.loads(body)["findings"]
 
 
+# The demo's release request (README, "release-approval"): two packages to staging for one Jira story.
+DEMO_RELEASE = {
+    "storyId": "DEMO-1",
+    "packages": ["billing-api@2.4.1", "web-frontend@7.0.0"],
+    "environment": "staging",
+    "requester": "alice@example.com",
+    "description": "Quarterly billing release",
+}
+
+
+def release_approval(sandbox: Sandbox) -> ScenarioResult:
+    """Upload a release request under inputs/ → services → the run waits → Jira approves → result and log.
+
+    The demo answers its own callback as Jira Automation would (the shared secret in a header).
+    """
+    from infra.sandbox import approvals
+
+    run = approvals.request_release(sandbox, "demo-release.json", DEMO_RELEASE)
+    if approvals.until_waiting(sandbox, run.execution_arn):
+        status, _ = approvals.jira(sandbox).send(DEMO_RELEASE["storyId"], "approved", "Looks good", "bob@example.com")
+        answered = f"callback {status}"
+    else:
+        answered = "never waited for Jira"
+    execution = sandbox.wait(run.execution_arn)
+    result, log = approvals.outputs_of(sandbox, run.execution_arn)
+    name = run.execution_arn.rsplit(":", 1)[1]
+    landed = (
+        f"{DEMO_RELEASE['storyId']}: {answered}, {(result or {}).get('outcome', 'no result')}; "
+        f"outputs/{name[:12]}…/result.json, logs/{name[:12]}…/execution.log"
+    )
+    details = ["release-approval execution.log —", *(f"  {line}" for line in (log or "").splitlines()[-6:])]
+    return ScenarioResult("release-approval", execution, landed, details)
+
+
 SCENARIOS: dict[str, Callable[[Sandbox], ScenarioResult]] = {
     "greeting": greeting,
     "radar": radar,
     "incidents": incidents,
     "uploads": uploads,
     "daily-analysis": daily_analysis,
+    "release-approval": release_approval,
 }

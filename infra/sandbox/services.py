@@ -91,3 +91,45 @@ class DailyAnalysisServices:
 
     def stop(self) -> None:
         self.fake.stop()
+
+
+class ReleaseApprovalServices:
+    """The three release services and Jira (fakes, each with its own generated token), the callback's
+    shared secret stored as an operator would, and the stack pointed at the fakes instead of the
+    reference services (``release-approval.referenceServices`` is for a real account)."""
+
+    def __init__(self):
+        from infra.sandbox.fakes.jira import JiraFake
+        from infra.sandbox.fakes.release_services import SERVICES, ReleaseServicesFake
+
+        self.services = ReleaseServicesFake(tokens={s: secrets.token_urlsafe(32) for s in SERVICES})
+        self.jira = JiraFake(email="automation@example.com", api_token=secrets.token_urlsafe(24))
+        # What Jira Automation's web request sends in its Authorization header (README, "release-approval").
+        self.callback_secret = secrets.token_urlsafe(48)
+
+    def start(self) -> Mapping[str, Any]:
+        from infra.sandbox.fakes.release_services import SERVICES
+
+        self.services.start()
+        self.jira.start()
+        urls = {f"{service}Url": self.services.url_of(service) for service in SERVICES}
+        return {
+            **LOOPBACK_HTTP,
+            "stepworks:release-approval": {**urls, "referenceServices": False, "jiraBaseUrl": self.jira.url},
+        }
+
+    def after_deploy(self, sandbox: Sandbox) -> None:
+        from infra.sandbox.fakes.release_services import SERVICES
+
+        outputs = sandbox.outputs("release-approval")
+        secretsmanager = sandbox.client("secretsmanager")
+        for service in SERVICES:
+            secretsmanager.put_secret_value(
+                SecretId=outputs[f"{service}SecretArn"], SecretString=self.services.tokens[service]
+            )
+        secretsmanager.put_secret_value(SecretId=outputs["jiraSecretArn"], SecretString=self.jira.basic_secret)
+        secretsmanager.put_secret_value(SecretId=outputs["callbackSecretArn"], SecretString=self.callback_secret)
+
+    def stop(self) -> None:
+        self.services.stop()
+        self.jira.stop()

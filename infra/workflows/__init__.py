@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.workflows import daily_analysis, greeting, incidents, radar, uploads
+from infra.workflows import daily_analysis, greeting, incidents, radar, release_approval, uploads
 from infra.workflows.dependencies import REQUIRES
 
 __all__ = ["REQUIRES", "SETTINGS_READERS", "WORKFLOWS"]
@@ -16,6 +16,7 @@ WORKFLOWS = {
     incidents.PIPELINE: incidents,
     uploads.PIPELINE: uploads,
     daily_analysis.PIPELINE: daily_analysis,
+    release_approval.PIPELINE: release_approval,
 }
 # Pipeline name → its settings reader; the program validates every pipeline's section with it,
 # enabled or not, before declaring anything.
@@ -25,4 +26,5 @@ SETTINGS_READERS = {
     incidents.PIPELINE: incidents.IncidentsSettings.from_section,
     uploads.PIPELINE: uploads.UploadsSettings.from_section,
     daily_analysis.PIPELINE: daily_analysis.DailyAnalysisSettings.from_section,
+    release_approval.PIPELINE: release_approval.ReleaseApprovalSettings.from_section,
 }

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from infra import access
+from infra.components.function_api import AUTHENTICATION_TAG
 from infra.hardening.index import Index, get, number, strip_stream_suffix
 from infra.hardening.model import Exemption, RuleSet, Selector
 from infra.sandbox.mocks import DeclaredResource
@@ -17,6 +18,7 @@ FUNCTION = "aws:lambda/function:Function"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 STAGE = "aws:apigatewayv2/stage:Stage"
 ROUTE = "aws:apigatewayv2/route:Route"
+HTTP_API = "aws:apigatewayv2/api:Api"
 
 Problems = Iterator[tuple[DeclaredResource, str]]
 
@@ -195,12 +197,29 @@ def api_throttling(ix: Index) -> Problems:
                 yield stage, f"defaultRouteSettings.{setting} is {shown}, not a limit"
 
 
+def _authenticated_by_function(route, ix: Index) -> bool:
+    # A FunctionApi names, in its tag, how its functions authenticate each caller.
+    api = ix.find(HTTP_API, get(route, "apiId"))
+    return bool(api is not None and (get(api, "tags") or {}).get(AUTHENTICATION_TAG))
+
+
+FUNCTION_AUTHENTICATES = Exemption(
+    Selector(
+        ROUTE, "routes of a FunctionApi, whose function authenticates each request", where=_authenticated_by_function
+    ),
+    "the caller can neither sign a request nor present a JWT (Jira Automation sends fixed headers): the function "
+    "compares a shared secret from Secrets Manager in constant time and answers 401; a Lambda authorizer would "
+    "answer 403 instead (the API's stepworks:authentication tag says how each one authenticates)",
+)
+
+
 @RULES.rule(
     "SW-API3",
     "HTTP API routes authorize callers",
     "Every HTTP API route requires authorization (AWS_IAM, JWT or a Lambda authorizer): a route starts "
     "executions, which cost money and write data.",
     (ROUTE,),
+    exemptions=(FUNCTION_AUTHENTICATES,),
 )
 def api_route_authorization(ix: Index) -> Problems:
     for route in ix.of_type(ROUTE):

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from infra.components.grants import WILDCARD_ONLY_ACTIONS
+from infra.components.operator import OPERATOR_TAG
 from infra.components.trust import SERVICES
 from infra.hardening import policy as p
 from infra.hardening.index import MANAGED_POLICY, ROLE, ROLE_POLICY, Index, get
@@ -46,12 +47,31 @@ def _exemptions_for(key_flag: str) -> tuple[Exemption, ...]:
     )
 
 
+def _operator_role(role: DeclaredResource, ix: Index) -> bool:
+    statements = ix.trust_statements(role)
+    tagged = OPERATOR_TAG in (get(role, "tags") or {})
+    named = all(
+        p.principal_kinds(s) == {"AWS"} and s.get("Principal") != "*" and "*" not in p.principals(s, "AWS")
+        for s in statements
+    )
+    return tagged and bool(statements) and named
+
+
+OPERATORS_ASSUME = Exemption(
+    Selector(ROLE, "operator roles (components/operator.py) trusting only the IAM principals the stack names",
+             where=_operator_role),
+    "people and their CI assume a pipeline's operator role: only the principals stepworks:<pipeline>."
+    "operatorPrincipals names may, and what they need to do so (MFA, say) is on their own policies",
+)  # fmt: skip
+
+
 @RULES.rule(
     "SW-IAM1",
     "trusted services are described",
     f"Every role is assumable only by AWS service principals that {TRUST_TABLE} describes (which context "
     "keys each sets when it assumes a role).",
     (ROLE,),
+    exemptions=(OPERATORS_ASSUME,),
 )
 def trusted_services_described(ix: Index) -> Problems:
     for role in ix.of_type(ROLE):
