@@ -80,7 +80,7 @@ def resolve(argument: str, repo: Path = PROJECT_ROOT) -> Source:
     if path.is_dir():
         raise UsageError(f"{argument!r} is a directory but not synth output (no {RESOURCES_FILE}), nor a git revision")
     found = _git("rev-parse", "--git-dir", repo=repo)
-    where = "the repository" if found is not None and found.returncode == 0 else f"{repo} (no git repository)"
+    where = "this repository" if found is not None and found.returncode == 0 else f"{repo} (no git repository)"
     raise UsageError(f"{argument!r} is neither a synth output directory nor a git revision of {where}")
 
 

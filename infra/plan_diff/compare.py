@@ -81,13 +81,15 @@ def _resource_changes(before: dict, after: dict, documents: dict[str, Statements
     for change in diff(before, after):
         prop = next((p for p in documents if change.path == p or change.path.startswith((f"{p}.", f"{p}["))), None)
         if prop is not None:
-            if prop not in noted:
+            s = documents[prop]
+            if not s:  # statements equal once normalised: only a change outside them shows
+                if not change.path.startswith((f"{prop}.Statement", f"{prop}.statement")):
+                    found.append(change)
+            elif prop not in noted:
                 noted.add(prop)
-                s = documents[prop]
                 counts = [(len(s.added), "added"), (len(s.removed), "removed"), (len(s.changed), "changed")]
                 counts_text = ", ".join(f"{n} {word}" for n, word in counts if n)
-                note = f"statements {counts_text} (see IAM)" if s else "same statements, other fields changed"
-                found.append(PropertyNote(prop, note))
+                found.append(PropertyNote(prop, f"statements {counts_text} (see IAM)"))
             continue
         root = change.path.split(".")[0].split("[")[0]
         if root in noted:

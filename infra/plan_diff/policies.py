@@ -338,6 +338,12 @@ def _pairs(removed: list[Statement], added: list[Statement]) -> list[tuple[State
             pairs.append((old, match))
             removed.remove(old)
             added.remove(match)
+    # One statement without a Sid replaced by another: the same statement, changed.
+    unnamed_old, unnamed_new = [s for s in removed if not s.sid], [s for s in added if not s.sid]
+    if len(unnamed_old) == len(unnamed_new) == 1 and unnamed_old[0].effect == unnamed_new[0].effect:
+        pairs.append((unnamed_old[0], unnamed_new[0]))
+        removed.remove(unnamed_old[0])
+        added.remove(unnamed_new[0])
     return pairs
 
 
