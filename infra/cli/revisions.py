@@ -42,7 +42,9 @@ class Source:
         """What the comment calls it: ``main (35c8fc2)`` or the directory."""
         if self.commit is None:
             return self.argument
-        return self.argument if self.argument.startswith(self.commit[:7]) else f"{self.argument} ({self.commit[:7]})"
+        if self.commit.startswith(self.argument.lower()):  # a SHA, maybe in full: its first 7
+            return self.commit[:7]
+        return f"{self.argument} ({self.commit[:7]})"
 
 
 def _git(*args: str, repo: Path = PROJECT_ROOT) -> subprocess.CompletedProcess | None:

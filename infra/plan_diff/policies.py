@@ -41,11 +41,13 @@ class Statement:
     not_principals: bool = False
 
     def key(self) -> str:
-        """What two statements are equal by (the Sid included: a rename is a change of the document)."""
-        return json.dumps([self.sid, self.effect, *self._grant_fields()], sort_keys=True)
+        """What two statements are equal by (the Sid included: a rename is a change of the document).
 
-    def _grant_fields(self) -> list:
-        return [self.actions, self.resources, self.principals, self.conditions, self.not_actions, self.not_resources]
+        Actions are case-insensitive in IAM; resources, principals and condition values are not.
+        """
+        actions = sorted({a.lower() for a in self.actions})
+        fields = [self.resources, self.principals, self.conditions, self.not_actions, self.not_resources]
+        return json.dumps([self.sid, self.effect, actions, *fields, self.not_principals], sort_keys=True)
 
 
 @dataclass(frozen=True)
