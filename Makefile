@@ -34,9 +34,11 @@ synth: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m infra docs --out docs
 
+# actionlint checks .github/workflows (expressions, job wiring, the shell of run steps with shellcheck if installed).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/actionlint
 
 bench: $(STAMP)
 	for script in benchmarks/*.py; do PYTHONPATH=. $(BIN)/python $$script || exit 1; done

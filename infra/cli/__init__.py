@@ -1,6 +1,6 @@
-"""``python -m infra synth | docs | check | layers | demo | run``: the program offline, and in the sandbox.
+"""``python -m infra synth | diff | docs | check | layers | demo | run``: the program offline, and in the sandbox.
 
-One module per command group (``synth``, ``check``, ``layers``, ``sandbox``); this one parses the
+One module per command group (``synth``, ``diff``, ``check``, ``layers``, ``sandbox``); this one parses the
 command line and turns every failure into one line on stderr:
 
 - a user error (bad ``--input``, unknown pipeline or stack, ``--out`` onto a file, a bad
@@ -88,12 +88,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     from infra.cli.callback import cmd_callback
     from infra.cli.check import cmd_check
+    from infra.cli.diff import cmd_diff
     from infra.cli.layers import cmd_layers
     from infra.cli.sandbox import cmd_demo, cmd_run
     from infra.cli.synth import cmd_docs, cmd_synth
 
     synth = command("synth", cmd_synth, "write every resource, state machine and IAM policy the program declares")
     synth.add_argument("--out", required=True, help="directory to write into (created if missing)")
+    diff = command(
+        "diff",
+        cmd_diff,
+        "compare what two synth outputs or git revisions deploy (Markdown: resources, IAM, state machines)",
+        epilog="BASE and HEAD are each a directory written by `synth --out`, or a git revision of this\n"
+        "repository, synthed in a temporary copy (with --stack). Exit 0, changes or not.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    diff.add_argument("base", metavar="BASE", help="synth output directory or git revision (e.g. main)")
+    diff.add_argument("head", metavar="HEAD", help="synth output directory or git revision (e.g. HEAD)")
+    diff.add_argument("--out", metavar="FILE", help="write the Markdown to FILE instead of stdout")
+    diff.add_argument(
+        "--max-chars",
+        type=int,
+        metavar="N",
+        help="cut the Markdown at N characters, saying so (a GitHub comment holds 65,536)",
+    )
     docs = command("docs", cmd_docs, "write a Mermaid diagram page per pipeline")
     docs.add_argument("--out", default="docs", help="directory to write into (default: docs)")
     layers = command("layers", cmd_layers, "list the dependency layers: packages, functions and (--build) sizes")

@@ -31,6 +31,7 @@ from infra.workflows import WORKFLOWS
 
 COMMANDS = {
     "synth": ["synth", "--out", "OUT"],
+    "diff": ["diff", "OUT", "HEAD"],
     "docs": ["docs", "--out", "OUT"],
     "layers": ["layers"],
     "check": ["check"],
