@@ -113,13 +113,14 @@ def aws(monkeypatch):
     """A fresh moto: the pipeline's bucket (versioned), the token and idempotency tables; env for handlers."""
     from moto import mock_aws
 
-    from pipelines.common.aws import client, reset_clients
+    from pipelines.common.aws import client
     from pipelines.common.secrets import reset_secret_cache
 
     set_fake_aws_environment(monkeypatch, BUCKET_NAME=BUCKET, TOKEN_TABLE_NAME=TOKEN_TABLE)
     for name in ("INPUT_PREFIX", "ENVIRONMENTS", "WAIT_TIMEOUT_SECONDS", "JIRA_BASE_URL", "JIRA_TOKEN_SECRET_ARN"):
         monkeypatch.delenv(name, raising=False)
-    reset_clients()
+    # Clients are kept across tests (each costs ~0.1 s to create; moto intercepts them whenever
+    # it is active); cached secret values are not.
     reset_secret_cache()
     with mock_aws():
         s3 = client("s3")
@@ -132,7 +133,6 @@ def aws(monkeypatch):
             s3=s3, dynamodb=dynamodb, secrets=client("secretsmanager"), states=client("stepfunctions")
         )
     reset_secret_cache()
-    reset_clients()
 
 
 def put_secret(secrets, name: str, value: str) -> str:
