@@ -32,9 +32,6 @@ traceback, secret, token or Authorization header ever reaches a response or a lo
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,12 +40,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.approvals.errors import TokenStoreUnavailableError
+from pipelines.approvals.httpapi import json_object_body, matches, presented_secret, response
 from pipelines.approvals.request import STORY_ID
 from pipelines.approvals.tokens import ALREADY_DECIDED, CLOSED, DECIDED, EXPIRED, UNKNOWN, TokenStore
 from pipelines.common import clock
 from pipelines.common.aws import client
 from pipelines.common.errors import ConfigurationError, InvalidInputError
-from pipelines.common.inputs import RequestShape, checked_request, described, field_name, quote
+from pipelines.common.inputs import RequestShape, checked_request, described, quote
 from pipelines.common.logging import get_logger
 from pipelines.common.secrets import read_secret_stages
 from pipelines.common.settings import require_env
@@ -74,42 +72,7 @@ _UNAVAILABLE = frozenset({"ThrottlingException", "ServiceUnavailable", "Internal
 BODY_SHAPE = RequestShape.of(
     "issueKey", "decision", max_bytes=256, comment=MAX_BODY_BYTES, decidedBy=6 * MAX_DECIDED_BY_CHARS + 2
 )
-
-
-def response(status: int, body: Mapping[str, Any], retry_after: int | None = None) -> dict[str, Any]:
-    """An HTTP API proxy answer with a JSON body."""
-    headers = {"content-type": "application/json"}
-    if retry_after is not None:
-        headers["retry-after"] = str(retry_after)
-    return {"statusCode": status, "headers": headers, "body": json.dumps(body, ensure_ascii=False)}
-
-
 UNAUTHORIZED = {"message": "missing or invalid credentials"}
-
-
-def presented_secret(headers: Any) -> str | None:
-    """The secret of an ``Authorization: Bearer <secret>`` header (names are lower-case in payload 2.0)."""
-    if not isinstance(headers, Mapping):
-        return None
-    value = headers.get("authorization")
-    if not isinstance(value, str):
-        return None
-    scheme, _, secret = value.strip().partition(" ")
-    secret = secret.strip()
-    return secret if scheme.lower() == "bearer" and secret else None
-
-
-def _utf8(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
-
-def matches(presented: str | None, secrets: list[str]) -> bool:
-    """Whether ``presented`` equals one of ``secrets``, each compared in constant time (all of them, always)."""
-    if presented is None:
-        return False
-    given = _utf8(presented)
-    results = [hmac.compare_digest(given, _utf8(secret)) for secret in secrets]
-    return any(results)
 
 
 @dataclass(frozen=True)
@@ -120,19 +83,6 @@ class CallbackBody:
     decision: str
     comment: str
     decided_by: str
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise InvalidInputError(field_name(key), "appears more than once in the body")
-        result[key] = value
-    return result
-
-
-def _refuse_constant(name: str) -> Any:
-    raise InvalidInputError("body", f"{name} is not a JSON value")
 
 
 def _optional_text(body: Mapping[str, Any], name: str, limit: int) -> str:
@@ -148,36 +98,7 @@ def _optional_text(body: Mapping[str, Any], name: str, limit: int) -> str:
 
 def parse_body(event: Mapping[str, Any]) -> CallbackBody:
     """The request body as a ``CallbackBody``; InvalidInputError naming the field otherwise."""
-    raw = event.get("body")
-    if raw is None or raw == "":
-        raise InvalidInputError("body", 'is required: {"issueKey", "decision"}')
-    if not isinstance(raw, str):
-        raise InvalidInputError("body", f"must be text, got {described(raw)}")
-    if len(raw) > 2 * MAX_BODY_BYTES:  # bounds the work below; the exact limit is checked on the bytes
-        raise InvalidInputError("body", f"is more than {MAX_BODY_BYTES:,} bytes")
-    if event.get("isBase64Encoded") is True:
-        try:
-            data = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidInputError("body", "is flagged base64 but is not valid base64") from None
-    else:
-        data = raw.encode("utf-8", "surrogatepass")
-    if len(data) > MAX_BODY_BYTES:
-        raise InvalidInputError("body", f"is {len(data):,} bytes; at most {MAX_BODY_BYTES:,} allowed")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError("body", f"is not UTF-8 text (byte {exc.start})") from None
-    try:
-        document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError("body", f"is not JSON: {exc.msg} at column {exc.colno}") from None
-    except RecursionError:
-        raise InvalidInputError("body", "is nested too deeply") from None
-    except ValueError as exc:  # an integer too long to convert
-        raise InvalidInputError("body", f"is not strict JSON: {quote(str(exc), 80)}") from None
-    if not isinstance(document, dict):
-        raise InvalidInputError("body", f"must be a JSON object, got {described(document)}")
+    document = json_object_body(event, MAX_BODY_BYTES)
     body = checked_request(document, BODY_SHAPE)
     for name in ("issueKey", "decision"):
         if name not in body:
@@ -275,7 +196,7 @@ class CallbackHandler:
         self._states = states
 
     def _authorized(self, event: Mapping[str, Any]) -> bool:
-        presented = presented_secret(event.get("headers"))
+        presented = presented_secret(event)
         if presented is None:
             return False
         usable = self._usable(self._secrets(SECRET_MAX_AGE_S))

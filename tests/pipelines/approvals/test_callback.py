@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from pipelines.approvals import callback as cb
+from pipelines.approvals import httpapi
 from pipelines.approvals.tokens import TokenStore
 from pipelines.common.secrets import read_secret_stages
 from tests.pipelines.approvals.conftest import EXECUTION_ARN, TOKEN_TABLE, put_secret
@@ -205,13 +206,13 @@ def test_the_scheme_is_case_insensitive(handler, waiting):
 def test_the_secret_is_compared_in_constant_time_against_every_stage(handler, waiting, monkeypatch, aws, secret_arn):
     aws.secrets.put_secret_value(SecretId=secret_arn, SecretString=NEW_SECRET)  # SECRET becomes AWSPREVIOUS
     compared = []
-    real = cb.hmac.compare_digest
+    real = httpapi.hmac.compare_digest
 
     def recording(a, b):
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(cb.hmac, "compare_digest", recording)
+    monkeypatch.setattr(httpapi.hmac, "compare_digest", recording)
     assert handler.handle(event(decision(), secret="wrong-but-long-enough"))["statusCode"] == 401
     assert {b for _, b in compared} == {SECRET.encode(), NEW_SECRET.encode()}
     compared.clear()
