@@ -152,8 +152,12 @@ def _packages(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def check_release_request(body: Any, environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS) -> ReleaseRequest:
-    """A parsed document as a ``ReleaseRequest``; InvalidReleaseRequestError naming the first bad field."""
+def check_release_request(body: Any, environments: tuple[str, ...] | None = DEFAULT_ENVIRONMENTS) -> ReleaseRequest:
+    """A parsed document as a ``ReleaseRequest``; InvalidReleaseRequestError naming the first bad field.
+
+    ``environments`` None accepts any well-formed environment name (a later step re-checking a
+    request the first step already held to the configured list).
+    """
     if not isinstance(body, dict):
         raise _error(DOCUMENT, f"must be a JSON object, got {described(body)}")
     for name in body:
@@ -169,7 +173,10 @@ def check_release_request(body: Any, environments: tuple[str, ...] = DEFAULT_ENV
         raise _error("storyId", f"must be a Jira issue key like PROJ-123, not {quote(story)}")
     packages = _packages(body["packages"])
     environment = _string(body, "environment")
-    if environment not in environments:
+    if environments is None:
+        if not ENVIRONMENT_NAME.fullmatch(environment):
+            raise _error("environment", f"must be an environment name like staging, not {quote(environment)}")
+    elif environment not in environments:
         raise _error("environment", f"must be one of {', '.join(environments)}, not {quote(environment)}")
     requester = _string(body, "requester")
     if not requester.strip():

@@ -196,14 +196,25 @@ def _service_message(body: Any, text: str) -> str:
 
 
 class ReleaseService:
-    """One release service at ``base_url`` (checked by the caller), called with ``token`` over ``session``."""
+    """One release service at ``base_url`` (checked by the caller), called with ``token`` over ``session``.
 
-    def __init__(self, name: str, base_url: str, token: str, session: requests.Session | None = None):
+    ``authorization`` replaces the ``Bearer <token>`` header value (Jira Cloud wants Basic).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        token: str,
+        session: requests.Session | None = None,
+        *,
+        authorization: str | None = None,
+    ):
         self.name = name
         self._base_url = base_url.rstrip("/")
         self._session = session or service_session()
         self._headers = {
-            "Authorization": f"Bearer {token}",
+            "Authorization": authorization or f"Bearer {token}",
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": USER_AGENT,

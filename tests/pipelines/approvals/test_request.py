@@ -196,3 +196,9 @@ def test_the_schema_takes_the_configured_environments():
     validator = jsonschema.Draft202012Validator(schema(("qa", "prod")))
     assert not list(validator.iter_errors(changed(environment="qa")))
     assert list(validator.iter_errors(GOOD))
+
+
+def test_a_later_step_accepts_any_well_formed_environment():
+    assert check_release_request(changed(environment="qa-2"), environments=None).environment == "qa-2"
+    with pytest.raises(InvalidReleaseRequestError, match="environment name"):
+        check_release_request(changed(environment="Prod env"), environments=None)
