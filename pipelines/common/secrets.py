@@ -11,6 +11,7 @@ import json
 
 from aws_lambda_powertools.utilities import parameters
 
+from pipelines.common import clock
 from pipelines.common.aws import client
 from pipelines.common.errors import ConfigurationError
 
@@ -31,6 +32,7 @@ def _provider() -> parameters.SecretsProvider:
 def reset_secret_cache() -> None:
     """Forget cached secret values (the sandbox calls this when a secret is rotated under test)."""
     _provider_for.cache_clear()
+    _stage_cache_for.cache_clear()
 
 
 def read_secret(arn: str, max_age: int = DEFAULT_MAX_AGE_SECONDS) -> str:
@@ -54,3 +56,50 @@ def read_json_secret(arn: str, max_age: int = DEFAULT_MAX_AGE_SECONDS) -> dict:
     if not isinstance(value, dict):
         raise ConfigurationError(f"secret {arn} is not a JSON object")
     return value
+
+
+class _StageCache:
+    """Values of secret version stages, each kept ``max_age`` seconds on ``clock`` (per client, like the provider).
+
+    Powertools' provider keys its cache by name only: ``get(arn, VersionStage="AWSPREVIOUS")`` would
+    answer with a cached AWSCURRENT value (or the other way round), so stages are read here instead.
+    """
+
+    def __init__(self, secrets_client):
+        self._client = secrets_client
+        self._values: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+    def read(self, arn: str, stage: str, max_age: float) -> str | None:
+        cached = self._values.get((arn, stage))
+        if cached is not None and clock.now() - cached[0] < max_age:
+            return cached[1]
+        try:
+            answer = self._client.get_secret_value(SecretId=arn, VersionStage=stage)
+        except self._client.exceptions.ResourceNotFoundException:
+            value = None  # no version holds this stage (AWSPREVIOUS before the first rotation)
+        except Exception as exc:  # noqa: BLE001 - every failure is the same to the caller: unreadable
+            raise ConfigurationError(f"secret {arn} ({stage}) cannot be read: {type(exc).__name__}") from None
+        else:
+            value = answer.get("SecretString")
+            if value is None and answer.get("SecretBinary") is not None:
+                value = answer["SecretBinary"].decode()
+        self._values[(arn, stage)] = (clock.now(), value)
+        return value
+
+
+@functools.cache
+def _stage_cache_for(secrets_client) -> _StageCache:
+    return _StageCache(secrets_client)
+
+
+def read_secret_stages(
+    arn: str, stages: tuple[str, ...] = ("AWSCURRENT", "AWSPREVIOUS"), max_age: float = DEFAULT_MAX_AGE_SECONDS
+) -> dict[str, str | None]:
+    """The value of each version stage of the secret at ``arn`` (None where no version holds it).
+
+    For a shared secret being rotated: a caller that accepts AWSCURRENT or AWSPREVIOUS keeps working
+    while the other side switches. Each value is cached ``max_age`` seconds; pass a smaller one to
+    re-read sooner. ConfigurationError if the secret cannot be read.
+    """
+    cache = _stage_cache_for(client("secretsmanager"))
+    return {stage: cache.read(arn, stage, max_age) for stage in stages}

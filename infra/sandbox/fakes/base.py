@@ -28,7 +28,7 @@ class FakeRequest:
 
 
 class FakeResponse:
-    """A status, a JSON-serialisable body and extra headers."""
+    """A status, a JSON-serialisable body (or raw bytes) and extra headers."""
 
     def __init__(self, status: int, body=None, headers: dict | None = None, delay: float = 0.0):
         self.status = status
@@ -73,7 +73,11 @@ class LoopbackFake:
                 response = fake.handle(request)
                 if response.delay:
                     threading.Event().wait(response.delay)
-                payload = b"" if response.body is None else json.dumps(response.body).encode()
+                # Bytes go out as they are (a malformed answer on purpose); anything else as JSON.
+                if isinstance(response.body, bytes):
+                    payload = response.body
+                else:
+                    payload = b"" if response.body is None else json.dumps(response.body).encode()
                 try:
                     self.send_response(response.status)
                     self.send_header("Content-Type", "application/json")

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from pipelines.common.errors import InvalidInputError
-from pipelines.uploads.intake import object_write
+from pipelines.common.s3_events import object_write
 
 BUCKET = "sw-dev-uploads-data"
 EVENT = {

@@ -1,0 +1,1 @@
+"""The release-approval pipeline: a release request from S3, three bearer-token services, a Jira decision."""
