@@ -21,11 +21,6 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-from pipelines.approvals.errors import (
-    ServiceRateLimitedError,
-    ServiceUnavailableError,
-    TokenStoreUnavailableError,
-)
 
 from infra import asl
 from infra import integrations as i
@@ -42,7 +37,13 @@ from infra.components.stack import PipelineOwner, StackContext
 from infra.components.triggers import API_ACCESS_KEYS, ApiAccess
 from infra.config import FUNCTION_KEYS, ConfigError, FunctionSettings, Section, StackConfig
 from infra.workflows.release_reference import ReferenceServices, ReferenceServicesArgs
-from pipelines.common.errors import UpstreamUnavailableError
+from pipelines.approvals.errors import (
+    HistoryUnavailableError,
+    ServiceRateLimitedError,
+    ServiceUnavailableError,
+    StorageUnavailableError,
+    TokenStoreUnavailableError,
+)
 
 PIPELINE = "release-approval"
 SERVICES = ("validation", "deployment", "notification")
@@ -51,11 +52,18 @@ OUTPUT_PREFIX = "outputs/"
 LOG_PREFIX = "logs/"
 CALLBACK_ROUTE = "POST /callbacks/jira"
 RETRYABLE_ERRORS = asl.error_names(
-    ServiceRateLimitedError, ServiceUnavailableError, TokenStoreUnavailableError, UpstreamUnavailableError
-)
+    HistoryUnavailableError, ServiceRateLimitedError, ServiceUnavailableError, StorageUnavailableError,
+    TokenStoreUnavailableError,
+)  # fmt: skip
 # The services' clients retry in-process first (Retry-After honoured); then the task is retried.
 SERVICE_RETRY = {"attempts": 2, "interval_s": 5, "backoff": 2.0, "max_delay_s": 60}
-DEFAULT_FUNCTIONS = FunctionSettings(256, 60)
+# A service call retries within its function (3 tries, Retry-After up to 20 s: about 80 s at worst);
+# deployments go one package after another, so a long list needs minutes (a retried task redeploys
+# nothing: the keys are derived).
+DEFAULT_FUNCTIONS = FunctionSettings(256, 300)
+# API Gateway gives an integration 30 s: the callback answers well within it.
+CALLBACK_TIMEOUT_S = 25
+WAIT_FUNCTION_TIMEOUT_S = 60
 DAY_S = 86_400
 # What the execution may take beyond the approval wait (the services, the records).
 EXECUTION_MARGIN_S = 3600
@@ -128,7 +136,8 @@ def _service_call(service: str, function_arn: str, task_timeout_s: int) -> dict[
     task = i.lambda_invoke(
         function_arn,
         retries=asl.lambda_retries(RETRYABLE_ERRORS, **SERVICE_RETRY),
-        payload={"request.$": "$.request", "executionName.$": "$$.Execution.Name"},
+        # The execution's ARN makes the idempotency keys unique across stacks (the name may repeat).
+        payload={"request.$": "$.request", "executionName.$": "$$.Execution.Name", "executionArn.$": "$$.Execution.Id"},
         next_state=None,
         timeout_s=task_timeout_s,
         catch_to="ServiceFailed",
@@ -185,6 +194,8 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
         timeout_s=wait_timeout,
         result_path="$.decision",
         next_state="RecordOutcome",
+        # The wait running out is "no decision", told apart from every other failure.
+        catches=[asl.catch(["States.Timeout", "States.HeartbeatTimeout"], "RecordOutcome", "$.waitEnded")],
         comment="Stores the token under the Jira story and pauses until POST /callbacks/jira or the timeout.",
         **to_record,
     )
@@ -278,12 +289,18 @@ class ReleaseApprovalPipeline(pulumi.ComponentResource):
                 f"{name}-reference", ReferenceServicesArgs(owner, key_arn, self.secrets, settings.access), opts=child
             )
             service_urls = self.reference.urls
+        environments, wait_s = ",".join(settings.environments), str(settings.approval_timeout_s)
         tokens = TokenTableGrants(self.tokens.arn, key_arn, {"TOKEN_TABLE_NAME": self.tokens.name})
         jira = self.secrets.get("jira")
 
-        def spec(handler: str, environment: Mapping[str, pulumi.Input[str]], grants: list[g.Grant]) -> FunctionSpec:
-            handler_path = f"pipelines.approvals.handlers.{handler}"
-            return function_spec(settings.functions, handler_path, environment=environment, grants=grants)
+        def spec(handler: str, environment, grants: list[g.Grant], timeout_s: int | None = None) -> FunctionSpec:
+            module = "callback" if handler == "callback" else "handlers"
+            made = function_spec(
+                settings.functions, f"pipelines.approvals.{module}.{handler}", environment=environment, grants=grants
+            )
+            if timeout_s is not None:
+                made.timeout_s = min(made.timeout_s, timeout_s)
+            return made
 
         functions = {
             "validate": FunctionSpec(
@@ -291,7 +308,8 @@ class ReleaseApprovalPipeline(pulumi.ComponentResource):
                 environment={"BUCKET_NAME": bucket.name, "INPUT_PREFIX": INPUT_PREFIX},
             ),
             "load": spec(
-                "load_request", {"BUCKET_NAME": bucket.name, "ENVIRONMENTS": ",".join(settings.environments)},
+                "load_request",
+                {"BUCKET_NAME": bucket.name, "INPUT_PREFIX": INPUT_PREFIX, "ENVIRONMENTS": environments},
                 bucket.read(INPUT_PREFIX, "ReadInputs", versions=True),
             ),
             **{
@@ -305,14 +323,15 @@ class ReleaseApprovalPipeline(pulumi.ComponentResource):
             "wait": spec(
                 "wait_for_callback",
                 {
-                    **tokens.environment, "WAIT_TIMEOUT_SECONDS": str(settings.approval_timeout_s),
+                    **tokens.environment, "WAIT_TIMEOUT_SECONDS": wait_s,
                     **({"JIRA_BASE_URL": settings.jira_base_url, "JIRA_TOKEN_SECRET_ARN": jira.arn} if jira else {}),
                 },
                 [*tokens.read(), *tokens.write("dynamodb:PutItem"), *(jira.read() if jira else [])],
+                WAIT_FUNCTION_TIMEOUT_S,
             ),
             "record": spec(
                 "record_outcome",
-                {"BUCKET_NAME": bucket.name, **tokens.environment},
+                {**tokens.environment, "BUCKET_NAME": bucket.name, "WAIT_TIMEOUT_SECONDS": wait_s},
                 [
                     *bucket.write(OUTPUT_PREFIX, "WriteResults"),
                     *bucket.write(LOG_PREFIX, "WriteExecutionLogs"),
@@ -328,6 +347,7 @@ class ReleaseApprovalPipeline(pulumi.ComponentResource):
                     *self.secrets["callback"].read(),  # every version: a rotation needs no downtime
                     g.task_callbacks(),
                 ],
+                CALLBACK_TIMEOUT_S,
             ),
         }  # fmt: skip
         self.pipeline = StepFunctionPipeline(

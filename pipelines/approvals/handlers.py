@@ -31,8 +31,9 @@ wait_for_callback   (WaitForJiraCallback, lambda:invoke.waitForTaskToken)
            TokenStoreUnavailableError*
 
 record_outcome      (RecordOutcome, on every ending)
-    event  {"executionArn", "executionName", "startedAt", "input", "request"?, "services"?,
-            "decision"?, "error"?: {"Error", "Cause"}}, see ``outcome``
+    event  {"executionArn", "executionName", "startedAt", "input", "state": <the state machine's
+            state as it reached RecordOutcome>}; of the state, "request", "services", "decision",
+            "waitEnded" and "error" are read, each only if the run got that far (see ``outcome``)
     return {"outcome": "approved"|"rejected"|"no-decision"|"failed", "resultKey", "logKey",
             "error"?, "cause"?} (error and cause for every outcome but approved)
     env    BUCKET_NAME, TOKEN_TABLE_NAME, WAIT_TIMEOUT_SECONDS (86400, for the no-decision cause)
@@ -97,10 +98,11 @@ WAIT_SHAPE = RequestShape.of(
     "storyId", "executionArn", "environment", "requester", max_bytes=2048, taskToken=8192, packages=16_384
 )
 RECORD_SHAPE = RequestShape.of(
-    "executionArn", "executionName", "startedAt", max_bytes=2048,
-    input=STATE_PAYLOAD_BYTES, request=STATE_PAYLOAD_BYTES, services=STATE_PAYLOAD_BYTES,
-    decision=STATE_PAYLOAD_BYTES, error=STATE_PAYLOAD_BYTES,
-)  # fmt: skip
+    "executionArn", "executionName", "startedAt", max_bytes=2048, input=STATE_PAYLOAD_BYTES, state=STATE_PAYLOAD_BYTES
+)
+# What RecordOutcome reads of the state (the state machine passes it whole: a field the run never
+# reached is absent, and a JSONPath naming it would fail the task).
+STATE_FIELDS = ("request", "services", "decision", "waitEnded", "error")
 
 
 # -- adapters ------------------------------------------------------------------------------------
@@ -321,7 +323,11 @@ def wait_for_callback(event, context):
 def record_outcome(event, context):
     """Write result.json and execution.log for any ending, then close the story's token item."""
     body = checked_request(event, RECORD_SHAPE)
-    _required(body, "executionArn", "executionName")
+    _required(body, "executionArn", "executionName", "state")
+    state = body.pop("state")
+    if not isinstance(state, Mapping):
+        raise InvalidInputError("state", f"must be the execution's state (an object), got {described(state)}")
+    body |= {name: state[name] for name in STATE_FIELDS if name in state}
     arn = _execution_arn(body["executionArn"])
     name = outcome.execution_name(body)
     ended = outcome.decide_outcome(body, _wait_timeout())

@@ -4,12 +4,13 @@
 
     {"executionArn", "executionName", "startedAt", "input", "request"?, "services"?: [validation,
      deployment, notification results], "decision"?: {decision, comment, decidedBy, decidedAt},
-     "error"?: {"Error", "Cause"}}
+     "waitEnded"?: {"Error", "Cause"}, "error"?: {"Error", "Cause"}}
 
 and names the ending: ``approved`` (a decision approved), ``rejected`` (error ReleaseRejected,
-its cause the decision's JSON), ``no-decision`` (States.Timeout / States.HeartbeatTimeout: the
-wait ran out) or ``failed`` (anything else: a bad input, a failed validation, a service error,
-StoryAlreadyWaitingError …). Every ending but approved carries an error name and a bounded cause.
+its cause the decision's JSON), ``no-decision`` (``waitEnded``: the approval wait's own
+States.Timeout / States.HeartbeatTimeout, which its Catch writes there) or ``failed`` (anything
+else: a bad input, a failed validation, a service error, StoryAlreadyWaitingError, another
+task's timeout …). Every ending but approved carries an error name and a bounded cause.
 
 ``result_document`` is what ``outputs/<executionName>/result.json`` holds; ``timeline`` renders
 the execution history (GetExecutionHistory events, as boto3 returns them) as
@@ -118,6 +119,9 @@ def decide_outcome(event: Mapping[str, Any], wait_timeout_s: int = 86_400) -> Ou
     """How the execution ended, from what the state machine hands RecordOutcome."""
     error = event.get("error")
     decision = event.get("decision")
+    waited_out = event.get("waitEnded")
+    if isinstance(waited_out, Mapping) and waited_out.get("Error") in WAIT_TIMEOUTS:
+        return Outcome(NO_DECISION, NO_DECISION_ERROR, f"no decision within {duration_words(wait_timeout_s)}")
     if isinstance(error, Mapping):
         name = error.get("Error")
         name = name if isinstance(name, str) and name else "States.Unknown"
@@ -127,8 +131,6 @@ def decide_outcome(event: Mapping[str, Any], wait_timeout_s: int = 86_400) -> Ou
             comment = " ".join(str(rejected.get("comment") or "").split())
             cause = bounded_message(f"rejected by {who}" + (f": {comment}" if comment else ""), MAX_CAUSE_CHARS)
             return Outcome(REJECTED, REJECTED_ERROR, cause, rejected)
-        if name in WAIT_TIMEOUTS:
-            return Outcome(NO_DECISION, NO_DECISION_ERROR, f"no decision within {duration_words(wait_timeout_s)}")
         return Outcome(FAILED, bounded_message(name, 256), short_cause(error.get("Cause")) or name)
     if isinstance(decision, Mapping) and decision.get("decision") in (APPROVED, REJECTED):
         chosen = {k: decision.get(k) for k in ("decision", "comment", "decidedBy", "decidedAt")}

@@ -300,14 +300,17 @@ def execution(aws):
 
 
 def outcome_event(arn, **changes):
+    """RecordOutcome's event; ``changes`` to the state (request, decision, error …) or to the top level."""
+    top = ("executionArn", "executionName", "startedAt", "input", "outcome")
     base = {
         "executionArn": arn,
         "executionName": "run-1",
         "startedAt": "2026-12-08T01:00:00.000Z",
         "input": {"inputKey": "inputs/rel-1.json"},
-        "request": loaded(),
     }
-    return {**base, **changes}
+    state = {"inputKey": "inputs/rel-1.json", "versionId": None, "request": loaded()}
+    state |= {k: v for k, v in changes.items() if k not in top}
+    return {**base, **{k: v for k, v in changes.items() if k in top}, "state": state}
 
 
 def read(aws, key):
@@ -345,7 +348,7 @@ def test_a_rejection_and_a_timeout_carry_error_and_cause(aws, execution, lambda_
         "rejected by Bob: no",
     )
     TokenStore(aws.dynamodb, TOKEN_TABLE).register("PROJ-1", TOKEN, execution, DAY)
-    timed_out = h.record_outcome(outcome_event(execution, error={"Error": "States.Timeout"}), lambda_context)
+    timed_out = h.record_outcome(outcome_event(execution, waitEnded={"Error": "States.Timeout"}), lambda_context)
     assert (timed_out["error"], timed_out["cause"]) == ("NoDecision", "no decision within 24 hours")
     assert TokenStore(aws.dynamodb, TOKEN_TABLE).get("PROJ-1")["status"] == "TIMED_OUT"
 
@@ -372,7 +375,7 @@ def test_a_second_execution_that_failed_to_wait_never_touches_the_first_ones_ite
 
 def test_a_failure_before_the_request_was_read_is_recorded_without_closing(aws, execution, lambda_context, test_clock):
     event = outcome_event(execution, error={"Error": "InvalidInputError", "Cause": "inputKey: is required"})
-    del event["request"]
+    del event["state"]["request"]
     assert h.record_outcome(event, lambda_context)["error"] == "InvalidInputError"
     assert json.loads(read(aws, "outputs/run-1/result.json"))["request"] is None
 
