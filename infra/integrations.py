@@ -4,6 +4,9 @@ Builders run inside a definition renderer, on resolved references (plain strings
 records below), so the grant names the very ARN the state names. A resource encrypted with a
 customer-managed key brings the KMS actions its use needs (``grants.table_write`` and friends).
 Every builder takes ``timeout_s`` and ``catch_to``: no task can hang, no failure goes unrecorded.
+Inside a Parallel branch or a Map processor, ``catch_to=None`` leaves the errors the state's own
+``catches`` do not name to rise to the enclosing state's Catch: a branch can only go to its own
+states, so a catch-all there naming a top-level state would be a definition AWS rejects.
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ def _task(
     *,
     next_state: str | None,
     timeout_s: int,
-    catch_to: str,
+    catch_to: str | None,
     retries: Sequence[Mapping[str, Any]],
     result_path: str | None = "$",
     result_selector: Mapping[str, Any] | None = None,
@@ -110,14 +113,18 @@ def _task(
     catch_path: str = "$.error",
     catches: Sequence[Mapping[str, Any]] = (),
 ) -> asl.Task:
-    # ``catches`` handle named errors their own way; everything else goes to ``catch_to``.
+    # ``catches`` handle named errors their own way; everything else goes to ``catch_to`` (None: to the
+    # enclosing Parallel's or Map's Catch, for a state inside a branch, which must then name some errors).
+    if catch_to is None and not catches:
+        raise ValueError("a task without catch_to must name the errors it catches itself (catches)")
+    fallback = asl.catch_all(catch_to, catch_path) if catch_to is not None else []
     state: dict[str, Any] = {
         "Type": "Task",
         "Resource": resource,
         "Parameters": dict(parameters),
         "TimeoutSeconds": timeout_s,
         "Retry": [dict(r) for r in retries],
-        "Catch": [*(dict(c) for c in catches), *asl.catch_all(catch_to, catch_path)],
+        "Catch": [*(dict(c) for c in catches), *fallback],
     }
     if heartbeat_s is not None:
         state["HeartbeatSeconds"] = heartbeat_s

@@ -192,13 +192,14 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
             result_path=result_path,
             next_state=next_state,
             timeout_s=timeout,
-            catch_to="NotifyFailure",
-            **extra,
+            **{"catch_to": "NotifyFailure", **extra},
         )
 
-    def bedrock_step(key: str, next_state: str | None, result_path: str, unavailable: str):
-        """A Bedrock step: its named failures, once the retries are spent, make the section unavailable."""
-        return task(key, next_state, result_path, catches=[asl.catch(UNAVAILABLE_ERRORS, unavailable, "$.error")])
+    def bedrock_step(key: str, next_state: str | None, result_path: str, unavailable: str, catch_to="NotifyFailure"):
+        """A Bedrock step: its named failures, once the retries are spent, make the section unavailable;
+        any other error goes to ``catch_to`` (None, in a branch: to the Parallel's Catch)."""
+        catches = [asl.catch(UNAVAILABLE_ERRORS, unavailable, "$.error")]
+        return task(key, next_state, result_path, catches=catches, catch_to=catch_to)
 
     def unavailable(section: str, result_path: str, next_state: str | None, wrap: bool = False) -> dict[str, Any]:
         """The section as CombineInsights reads it, unavailable with the caught error (``wrap``: under
@@ -212,7 +213,9 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
         return {
             "StartAt": state,
             "States": {
-                state: bedrock_step(key, None, "$", fallback),
+                # Only a branch's own states are in reach: other errors fail the branch, and so the
+                # Parallel, whose Catch alerts and fails the run.
+                state: bedrock_step(key, None, "$", fallback, catch_to=None),
                 fallback: unavailable(section, "$", None),
             },
         }

@@ -48,6 +48,25 @@ def test_lambda_invoke_with_a_result_path_keeps_the_input_and_adds_the_value():
     assert "OutputPath" not in task.state
 
 
+def test_a_task_in_a_branch_without_catch_to_catches_only_its_named_errors_and_the_rest_rises():
+    named = asl.catch(["Custom.Error"], "Fallback")
+    task = i.lambda_invoke(FUNCTION, retries=[], next_state=None, timeout_s=30, catch_to=None, catches=[named])
+    assert task.state["Catch"] == [named]
+    inner = {"StartAt": "Step", "States": {"Step": task, "Fallback": {"Type": "Pass", "End": True}}}
+    parallel = {"Type": "Parallel", "Branches": [inner], "Catch": asl.catch_all("Failed"), "End": True}
+    definition = asl.Definition.of({"StartAt": "Both", "States": {"Both": parallel, "Failed": {"Type": "Fail"}}})
+    assert asl.check_definition(definition.document) == []
+    # The same catch-all to a top-level state, inside the branch, is what AWS rejects.
+    inner["States"]["Step"] = i.lambda_invoke(FUNCTION, retries=[], catches=[named], **COMMON)
+    broken = asl.Definition.of({"StartAt": "Both", "States": {"Both": parallel, "Failed": {"Type": "Fail"}}})
+    assert "Both.Branches[0]: Step goes to missing state 'Failed'" in asl.check_definition(broken.document)
+
+
+def test_a_task_without_catch_to_must_name_the_errors_it_catches():
+    with pytest.raises(ValueError, match="must name the errors it catches"):
+        i.lambda_invoke(FUNCTION, retries=[], next_state=None, timeout_s=30, catch_to=None)
+
+
 def test_a_token_task_must_pass_the_token_and_gets_a_timeout_and_heartbeat():
     payload = {"token.$": "$$.Task.Token", "story.$": "$.story"}
     task = i.lambda_invoke_for_token(FUNCTION, payload=payload, retries=[], timeout_s=86400, heartbeat_s=3600,
