@@ -8,6 +8,8 @@ import json
 from infra import asl
 from infra.integrations import TopicRef
 from infra.workflows import daily_analysis
+from pipelines.analysis.layout import DATASETS, manifest_key
+from tests.infra.test_hardening import QUICKSIGHT_PRINCIPAL, variant
 
 FUNCTIONS = ("validate", "summaries", "company", "products", "anomalies", "trends", "recommend", "combine", "report")
 REFS = {
@@ -51,3 +53,69 @@ def test_every_top_level_task_outside_the_intake_alerts_and_fails_on_an_unnamed_
     assert json.dumps(states["ValidateInput"]["Catch"]) == json.dumps(
         [{"ErrorEquals": ["States.ALL"], "ResultPath": "$", "Next": "InputRejected"}]
     )
+
+
+# -- with a QuickSight principal and e-mail subscriptions (the hardening pack's variant, run once) ---
+
+QUICKSIGHT = "daily-analysis with a QuickSight principal and e-mail subscriptions"
+
+
+def one(program, typ, name):
+    (found,) = [r for r in program.of_type(typ) if r.name == name]
+    return found
+
+
+def test_a_quicksight_principal_gets_one_s3_data_source_per_dataset_over_its_manifest():
+    program = variant(QUICKSIGHT)
+    outputs = program.outputs["daily-analysis"]
+    role = one(program, "aws:iam/role:Role", "daily-analysis-quicksight-role")
+    sources = {s.inputs["dataSourceId"]: s.inputs for s in program.of_type("aws:quicksight/dataSource:DataSource")}
+    assert set(sources) == {f"sw-dev-daily-analysis-{dataset}" for dataset in DATASETS}
+    for dataset in DATASETS:
+        source = sources[f"sw-dev-daily-analysis-{dataset}"]
+        assert source["type"] == "S3"
+        assert source["parameters"]["s3"] == {
+            "manifestFileLocation": {"bucket": outputs["bucketName"], "key": manifest_key(dataset)},
+            "roleArn": role.outputs["arn"],
+        }
+        (permission,) = source["permissions"]
+        assert permission["principal"] == QUICKSIGHT_PRINCIPAL
+    # The manifests the data sources read are deployed objects of the bucket.
+    manifests = {o.inputs["key"] for o in program.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+    assert {manifest_key(d) for d in DATASETS} <= manifests
+
+
+def test_the_quicksight_role_is_assumed_by_quicksight_of_this_account_and_reads_only_the_export():
+    program = variant(QUICKSIGHT)
+    bucket = program.outputs["daily-analysis"]["bucketName"]
+    role = one(program, "aws:iam/role:Role", "daily-analysis-quicksight-role")
+    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"Service": "quicksight.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    policy = json.loads(
+        one(program, "aws:iam/rolePolicy:RolePolicy", "daily-analysis-quicksight-policy").inputs["policy"]
+    )
+    reads = sorted(r for s in policy["Statement"] if "s3:GetObject" in s["Action"] for r in s["Resource"])
+    assert reads == [f"arn:aws:s3:::{bucket}/quicksight-manifests/*", f"arn:aws:s3:::{bucket}/quicksight/*"]
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert actions == {"s3:GetObject", "s3:ListBucket", "kms:Decrypt"}
+    (listing,) = [s for s in policy["Statement"] if s["Action"] == ["s3:ListBucket"]]
+    assert listing["Resource"] == [f"arn:aws:s3:::{bucket}"]
+
+
+def test_the_e_mail_subscriptions_from_config_are_on_both_topics():
+    program = variant(QUICKSIGHT)
+    outputs = program.outputs["daily-analysis"]
+    subscriptions = {}
+    for subscription in program.of_type("aws:sns/topicSubscription:TopicSubscription"):
+        assert subscription.inputs["protocol"] == "email"
+        subscriptions.setdefault(subscription.inputs["topic"], set()).add(subscription.inputs["endpoint"])
+    assert subscriptions == {
+        outputs["alertsTopicArn"]: {"oncall@example.com"},
+        outputs["reportTopicArn"]: {"sales@example.com", "ceo@example.com"},
+    }
+
+
+def test_without_a_quicksight_principal_there_is_no_data_source_and_no_quicksight_role(dev_program):
+    assert dev_program.of_type("aws:quicksight/dataSource:DataSource") == []
+    assert [r.name for r in dev_program.of_type("aws:iam/role:Role") if "quicksight" in r.name] == []
