@@ -25,15 +25,15 @@ import pulumi_aws as aws
 
 from infra import asl
 from infra import integrations as i
+from infra.components import bedrock, trust
 from infra.components import grants as g
-from infra.components import trust
 from infra.components.bucket import Expiration, SecureBucket, SecureBucketArgs
 from infra.components.key import pipeline_key
 from infra.components.pipeline import FunctionSpec, StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
 from infra.components.stack import PipelineOwner, StackContext
 from infra.components.topic import NotificationTopic, NotificationTopicArgs
 from infra.components.triggers import Schedule, ScheduleArgs
-from infra.config import FUNCTION_KEYS, ConfigError, FunctionSettings, Section, StackConfig
+from infra.config import FUNCTION_KEYS, ConfigError, FunctionSettings, Section, StackConfig, aws_regions
 from infra.workflows.dependencies import REQUIRES
 from pipelines.analysis.errors import BEDROCK_ERRORS, BedrockUnavailableError
 from pipelines.analysis.layout import (
@@ -59,26 +59,6 @@ RETRYABLE_ERRORS = asl.error_names(BedrockUnavailableError, UpstreamUnavailableE
 RETRY = {"attempts": 4, "interval_s": 2, "backoff": 2.0, "max_delay_s": 20}
 # What leaves a Bedrock section unavailable (after the retries) instead of failing the run.
 UNAVAILABLE_ERRORS = (*(error.__name__ for error in BEDROCK_ERRORS), "States.Timeout")
-# Nova Lite through the cross-region inference profile of the stack's geography (a region outside
-# the three: the foundation model in the region itself).
-DEFAULT_MODEL = "amazon.nova-lite-v1:0"
-_GEOGRAPHY = {"us": "us", "ca": "us", "eu": "eu", "ap": "apac"}
-
-
-def default_model(region: str) -> str:
-    """``us.amazon.nova-lite-v1:0`` in us-west-2, ``eu.…`` in eu-central-1, ``apac.…`` in ap-south-1."""
-    geography = _GEOGRAPHY.get(region.split("-")[0])
-    return f"{geography}.{DEFAULT_MODEL}" if geography else DEFAULT_MODEL
-
-
-# The regions a geographic cross-region inference profile routes to (Bedrock user guide,
-# "Supported Regions and models for inference profiles"); ``modelRegions`` overrides.
-PROFILE_REGIONS = {
-    "us": ("us-east-1", "us-east-2", "us-west-2"),
-    "eu": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
-    "apac": ("ap-northeast-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2"),
-}
-_MODEL_ID = re.compile(r"[a-z0-9-]+(\.[A-Za-z0-9-]+)+(-v\d+)?(:[0-9a-z.]+)*")
 _QUICKSIGHT_PRINCIPAL = re.compile(r"arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(user|group)/[\w+=,.@/-]{1,256}")
 # The snapshot and the metrics readers hold a day of 1,000 stores x 2,000 products well under 1.5 GB
 # (benchmarks/daily_metrics.py); 2 GB leaves room.
@@ -88,17 +68,12 @@ LIGHT = {"memory_mb": 512, "timeout_s": 180}
 INTAKE = FunctionSpec("pipelines.analysis.intake.validate_request", memory_mb=256, timeout_s=30)
 
 
-def model_arns(model_id: str, region: str, account_id: str, routes: Sequence[str] = ()) -> list[str]:
-    """What ``bedrock:InvokeModel`` must name for ``model_id``: a foundation model in the region, or an
-    inference profile and the foundation-model ARNs of every region it routes to."""
-    geography, _, base = model_id.partition(".")
-    if geography not in PROFILE_REGIONS and not routes:
-        return [f"arn:aws:bedrock:{region}::foundation-model/{model_id}"]
-    regions = routes or PROFILE_REGIONS[geography]
-    return [
-        f"arn:aws:bedrock:{region}:{account_id}:inference-profile/{model_id}",
-        *(f"arn:aws:bedrock:{r}::foundation-model/{base}" for r in regions),
-    ]
+def model_target(settings: DailyAnalysisSettings, region: str) -> bedrock.ModelTarget:
+    """The configured model (or the region's default) as IAM sees it; a ConfigError naming the key if wrong."""
+    try:
+        return bedrock.target(settings.model_id or bedrock.default_model(region), settings.model_regions)
+    except bedrock.ModelSettingError as exc:
+        raise ConfigError(f"stepworks:{PIPELINE}.{exc.setting}: {exc}") from None
 
 
 def _categories(section: Section) -> dict[str, list[str]]:
@@ -118,7 +93,7 @@ class DailyAnalysisSettings:
 
     schedule: str = "cron(0 5 * * ? *)"
     timezone: str = "UTC"
-    model_id: str | None = None  # None: default_model(the stack's region)
+    model_id: str | None = None  # None: bedrock.default_model(the stack's region)
     model_regions: tuple[str, ...] = ()
     max_tokens: int = 1024
     bedrock_endpoint_url: str | None = None
@@ -144,12 +119,9 @@ class DailyAnalysisSettings:
                 *("alertEmails", "reportEmails", "quicksightPrincipal", "snapshotRetentionDays", *FUNCTION_KEYS),
             ]
         )
-        model_id = section.string("modelId")
-        if model_id is not None and not _MODEL_ID.fullmatch(model_id):
-            raise ConfigError(
-                f"{section.key('modelId')}: {model_id!r} is not a Bedrock model or inference profile id "
-                "(e.g. amazon.nova-lite-v1:0 or us.amazon.nova-lite-v1:0)"
-            )
+        model_id, model_regions = section.string("modelId"), section.string_list("modelRegions", allowed=aws_regions())
+        if model_id is not None:  # the default model depends on the region: checked when the stack is built
+            model_target(cls(model_id=model_id, model_regions=model_regions), "")
         principal = section.string("quicksightPrincipal")
         if principal is not None and not _QUICKSIGHT_PRINCIPAL.fullmatch(principal):
             raise ConfigError(
@@ -160,7 +132,7 @@ class DailyAnalysisSettings:
             schedule=section.schedule(default="cron(0 5 * * ? *)"),
             timezone=section.timezone(),
             model_id=model_id,
-            model_regions=section.string_list("modelRegions"),
+            model_regions=model_regions,
             max_tokens=section.integer("maxTokens", 1024, 64, 8192),
             bedrock_endpoint_url=section.service_url("bedrockEndpointUrl"),
             anomaly_weeks=section.integer("anomalyWeeks", 4, 3, 12),
@@ -398,20 +370,11 @@ class DailyAnalysisPipeline(pulumi.ComponentResource):
             for dataset in DATASETS
         ]
         bucket = self.bucket
-        model_id = settings.model_id or default_model(stack.region)
-        model_count = len(model_arns(model_id, stack.region, "", settings.model_regions))
-        account = pulumi.Output.from_input(stack.account_id)
-        invoke = g.Grant(
-            "BedrockInvokeModel",
-            ("bedrock:InvokeModel",),
-            [
-                account.apply(lambda a, n=n: model_arns(model_id, stack.region, a, settings.model_regions)[n])
-                for n in range(model_count)
-            ],
-        )
+        model = model_target(settings, stack.region)
+        invoke = bedrock.invoke_grant(model, stack.region, stack.account_id)
         environment = {
             "BUCKET_NAME": bucket.name,
-            "MODEL_ID": model_id,
+            "MODEL_ID": model.model_id,
             "MAX_TOKENS": str(settings.max_tokens),
             "ANOMALY_WEEKS": str(settings.anomaly_weeks),
             "ANOMALY_Z": repr(settings.anomaly_z),

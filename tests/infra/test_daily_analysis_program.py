@@ -119,3 +119,29 @@ def test_the_e_mail_subscriptions_from_config_are_on_both_topics():
 def test_without_a_quicksight_principal_there_is_no_data_source_and_no_quicksight_role(dev_program):
     assert dev_program.of_type("aws:quicksight/dataSource:DataSource") == []
     assert [r.name for r in dev_program.of_type("aws:iam/role:Role") if "quicksight" in r.name] == []
+
+
+# -- the dev stack ---------------------------------------------------------------------------------
+
+
+def test_only_the_functions_that_call_bedrock_may_invoke_the_model_and_only_its_arns(dev_program):
+    expected = sorted(
+        [
+            "arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.amazon.nova-lite-v1:0",
+            *(
+                f"arn:aws:bedrock:{r}::foundation-model/amazon.nova-lite-v1:0"
+                for r in ("us-east-1", "us-east-2", "us-west-2")
+            ),
+        ]
+    )
+    invoking = {}
+    for policy in dev_program.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            if any(action.startswith("bedrock:") for action in statement["Action"]):
+                assert statement["Action"] == ["bedrock:InvokeModel"], policy.name
+                invoking[policy.name] = statement["Resource"]
+    assert invoking == {f"daily-analysis-{key}-policy": expected for key in ("anomalies", "trends", "recommend")}
+    environment = {
+        f.name: f.inputs["environment"]["variables"] for f in dev_program.of_type("aws:lambda/function:Function")
+    }
+    assert environment["daily-analysis-trends-function"]["MODEL_ID"] == "us.amazon.nova-lite-v1:0"
