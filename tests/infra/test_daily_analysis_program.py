@@ -7,6 +7,8 @@ import json
 
 from infra import asl
 from infra.integrations import TopicRef
+from infra.sandbox.mocks import RecordingMocks
+from infra.sandbox.program import load_stack_file, run_program
 from infra.workflows import daily_analysis
 from pipelines.analysis.layout import DATASETS, manifest_key
 from tests.infra.test_hardening import QUICKSIGHT_PRINCIPAL, variant
@@ -145,3 +147,15 @@ def test_only_the_functions_that_call_bedrock_may_invoke_the_model_and_only_its_
         f.name: f.inputs["environment"]["variables"] for f in dev_program.of_type("aws:lambda/function:Function")
     }
     assert environment["daily-analysis-trends-function"]["MODEL_ID"] == "us.amazon.nova-lite-v1:0"
+
+
+def test_the_schedules_time_zone_reaches_the_schedule_and_the_intake_that_decides_the_previous_day():
+    config = load_stack_file("dev")
+    section = {**config["stepworks:daily-analysis"], "timezone": "Pacific/Auckland", "schedule": "cron(30 6 * * ? *)"}
+    config = {**config, "stepworks:pipelines": ["uploads", "daily-analysis"], "stepworks:daily-analysis": section}
+    program = run_program(RecordingMocks(), config, stack="dev")
+    (schedule,) = [s for s in program.of_type("aws:scheduler/schedule:Schedule") if s.name.startswith("daily-analysis")]
+    assert schedule.inputs["scheduleExpression"] == "cron(30 6 * * ? *)"
+    assert schedule.inputs["scheduleExpressionTimezone"] == "Pacific/Auckland"
+    validate = one(program, "aws:lambda/function:Function", "daily-analysis-validate-function")
+    assert validate.inputs["environment"]["variables"]["TIMEZONE"] == "Pacific/Auckland"
