@@ -174,6 +174,24 @@ def lambda_invoke(
     )
 
 
+@dataclass(frozen=True)
+class LambdaSteps:
+    """A workflow's Lambda tasks with what they share (retries, timeout, where unnamed errors go, the
+    payload): ``steps(key, next_state, result_path)`` invokes ``refs[key]``; keywords override."""
+
+    refs: Mapping[str, Any]
+    retries: Sequence[Mapping[str, Any]]
+    timeout_s: int
+    catch_to: str | None
+    payload: Mapping[str, Any] | None = None
+
+    def __call__(self, key: str, next_state: str | None, result_path: str | None = "$", **overrides) -> asl.Task:
+        options = {"payload": self.payload, "timeout_s": self.timeout_s, "catch_to": self.catch_to, **overrides}
+        return lambda_invoke(
+            self.refs[key], retries=self.retries, result_path=result_path, next_state=next_state, **options
+        )
+
+
 def validate_input(function_arn: str, *, retries: Sequence[Mapping[str, Any]], **common) -> asl.Task:
     """A workflow's first state: ``function_arn`` gets the execution input verbatim and returns it checked.
 
@@ -359,6 +377,35 @@ def sns_publish(
         retries=retries if retries is not None else [asl.retry(asl.SNS_TRANSIENT_ERRORS)],
         **common,
     )
+
+
+def alert_and_fail(
+    topic: TopicRef,
+    alert: str,
+    fail: str,
+    fail_state: Mapping[str, Any],
+    *,
+    catch_to: str,
+    message_path: str,
+    subject: str | None = None,
+    subject_path: str | None = None,
+    timeout_s: int = 60,
+) -> dict[str, Any]:
+    """Two states: ``alert`` publishes to ``topic`` (the state passes through unchanged), then the Fail
+    state ``fail`` ends the execution. A failed publish goes to ``catch_to`` (which may be ``fail``)."""
+    if fail_state.get("Type") != "Fail":
+        raise ValueError(f"{fail} must be a Fail state")
+    publish = sns_publish(
+        topic,
+        message_path=message_path,
+        subject=subject,
+        subject_path=subject_path,
+        result_path=None,
+        next_state=fail,
+        timeout_s=timeout_s,
+        catch_to=catch_to,
+    )
+    return {alert: publish, fail: dict(fail_state)}
 
 
 def s3_get_object(

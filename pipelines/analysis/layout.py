@@ -49,11 +49,3 @@ def export_key(dataset: str, date: str) -> str:
 
 def manifest_key(dataset: str) -> str:
     return f"{MANIFEST_PREFIX}{dataset}.json"
-
-
-def manifest(bucket: str, dataset: str) -> dict:
-    """The QuickSight S3 manifest of ``dataset``: every date's NDJSON under its prefix."""
-    return {
-        "fileLocations": [{"URIPrefixes": [f"s3://{bucket}/{EXPORT_PREFIX}{dataset}/"]}],
-        "globalUploadSettings": {"format": "JSON"},
-    }

@@ -225,3 +225,44 @@ def test_task_callbacks_are_the_one_place_their_wildcard_is_allowed():
     assert callbacks.resources == ["*"]
     assert set(callbacks.actions) <= g.WILDCARD_ONLY_ACTIONS
     assert set(callbacks.actions) == {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+
+
+def test_alert_and_fail_publishes_passing_the_state_through_then_fails():
+    states = i.alert_and_fail(TOPIC, "Alert", "Stop", asl.fail_with_cause("stopped"), catch_to="Stop",
+                              message_path="$.why", subject="it failed")  # fmt: skip
+    assert list(states) == ["Alert", "Stop"]
+    alert = states["Alert"]
+    assert alert.state["Parameters"] == {"TopicArn": TOPIC.arn, "Message.$": "$.why", "Subject": "it failed"}
+    assert (alert.state["ResultPath"], alert.state["Next"], alert.state["Catch"][-1]["Next"]) == (None, "Stop", "Stop")
+    assert states["Stop"]["Type"] == "Fail"
+    with pytest.raises(ValueError, match="must be a Fail state"):
+        i.alert_and_fail(TOPIC, "Alert", "Stop", {"Type": "Pass"}, catch_to="Stop", message_path="$.why")
+
+
+def test_lambda_steps_share_retries_timeout_catch_and_payload_and_a_keyword_overrides_one():
+    retries = asl.lambda_retries(())
+    steps = i.LambdaSteps({"f": FUNCTION}, retries, 90, "Failed", payload={"date.$": "$.date"})
+    task = steps("f", "Next", "$.out")
+    assert task.state["Parameters"] == {"FunctionName": FUNCTION, "Payload": {"date.$": "$.date"}}
+    assert (task.state["TimeoutSeconds"], task.state["Retry"], task.state["Next"]) == (90, retries, "Next")
+    assert task.state["Catch"] == asl.catch_all("Failed")
+    assert steps("f", None, timeout_s=10).state["TimeoutSeconds"] == 10
+
+
+def test_a_one_rule_choice_goes_to_then_or_otherwise():
+    assert asl.choice("$.n", "NumericEquals", 0, "None", "Some") == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.n", "NumericEquals": 0, "Next": "None"}],
+        "Default": "Some",
+    }
+
+
+def test_a_query_grant_of_an_index_names_the_index_and_the_table_with_the_key():
+    from infra.components import grants as g
+
+    grants = [g.resolved(grant) for grant in g.table_query(TABLE.arn, KEY, "byDate")]
+    policy = render_policy(grants)["Statement"]
+    (query,) = [s for s in policy if s["Action"] == ["dynamodb:Query"]]
+    assert query["Resource"] == [TABLE.arn, f"{TABLE.arn}/index/byDate"]
+    assert [s["Action"] for s in policy if s["Resource"] == [KEY]] == [["kms:Decrypt", "kms:DescribeKey"]]
+    assert [r for grant in g.table_query(TABLE.arn) for r in grant.resources] == [TABLE.arn]
