@@ -175,6 +175,8 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
             catch_to="NotifyFailure",
         )
 
+    snapshot = {"count.$": "$.Payload.count", "snapshotKey.$": "$.Payload.snapshotKey"}
+    from_snapshot = {**step.payload, "snapshotKey.$": "$.summaries.snapshotKey"}
     combine = {"analysis.$": "$.analysis", "recommendations.$": "$.recommendations.value"}
     no_data = {"Type": "Fail", "Error": "NoDataAvailable"}
     no_data["Cause"] = "No store summaries for the date: nothing to analyse (an alert was sent)."
@@ -188,9 +190,8 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
             comment="{} / {scheduledTime} / {date} → {date}.",
         ),
         asl.INPUT_REJECTED: asl.input_rejected(),
-        "GetStoreSummaries": step(
-            "summaries", "CheckStoreSummaries", "$.summaries", result_selector={"count.$": "$.Payload.count"}
-        ),
+        # The state keeps the count and the snapshot's pointer, which the metrics steps read it by.
+        "GetStoreSummaries": step("summaries", "CheckStoreSummaries", "$.summaries", result_selector=snapshot),
         "CheckStoreSummaries": asl.choice(
             "$.summaries.count", "NumericEquals", 0, "NoDataAvailable", "CalcCompanyMetrics"
         ),
@@ -204,8 +205,8 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
             "Check that the sales files of that day were uploaded and loaded.', $.date, $$.Execution.Name)",
             subject_path="States.Format('stepworks daily-analysis: no store summaries for {}', $.date)",
         ),
-        "CalcCompanyMetrics": step("company", "CalcProductMetrics", "$.company"),
-        "CalcProductMetrics": step("products", "BedrockAnalysis", "$.products"),
+        "CalcCompanyMetrics": step("company", "CalcProductMetrics", "$.company", payload=from_snapshot),
+        "CalcProductMetrics": step("products", "BedrockAnalysis", "$.products", payload=from_snapshot),
         "BedrockAnalysis": {
             "Type": "Parallel",
             "Comment": "Statistics decide (stored first), Bedrock explains; a section can be unavailable.",
@@ -355,7 +356,10 @@ class DailyAnalysisPipeline(pulumi.ComponentResource):
             ),
             "anomalies": heavy("detect_anomalies", [*read["history"], *listing, *write["analysis"], invoke]),
             "trends": light("analyze_trends", [*read["history"], *listing, *write["analysis"], invoke]),
-            "recommend": light("generate_recommendations", [*read["analysis"], *listing, invoke]),
+            "recommend": light(
+                "generate_recommendations",
+                [*read["analysis"], *listing, *bucket.write(layout.NARRATIVES, "WriteNarrative"), invoke],
+            ),
             "combine": light("combine_insights", [*read["analysis"], *listing, *write["analysis"]]),
             "report": light("generate_report", [*read["analysis"], *listing, *write["report"]]),
             "export": heavy(

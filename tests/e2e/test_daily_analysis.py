@@ -4,7 +4,8 @@ The module's sandbox deploys daily-analysis and the uploads pipeline it reads. I
 the way production makes it: a generated file of 29 days (four weeks of history and the day)
 uploaded under ``uploads/`` (S3 → EventBridge → uploads run → store-day summaries), plus a second
 file that puts one store at 5x its usual revenue yesterday. The Bedrock Runtime fake answers
-Converse and fails on request (``fail_next``); SNS messages are read from the topics.
+Converse and fails on request (``fail_next``); SNS messages are read from the topics. Every run's
+largest state (input or output of any state in its history) is held under 64 KB.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ DEPLOYED = ["daily-analysis"]
 DAYS = 29
 DATA = {"stores": 4, "days": DAYS, "lines": 10_000, "seed": 7, "products": 200}
 SPIKE_STORE = "S002"
+STATE_LIMIT = 64 * 1024
 TODAY = datetime.datetime.now(datetime.UTC).date()
 YESTERDAY = TODAY - datetime.timedelta(days=1)
 FIRST_DAY = TODAY - datetime.timedelta(days=DAYS)
@@ -70,6 +72,24 @@ def _keys(sandbox, bucket: str, date: str) -> dict[str, str]:
     return {o["Key"]: o["ETag"] for page in listed for o in page.get("Contents", []) if f"date={date}/" in o["Key"]}
 
 
+def _largest_state(execution) -> int:
+    """The largest input or output of any state in the execution's history, in UTF-8 bytes."""
+    sizes = [
+        len(value.encode("utf-8"))
+        for event in execution.history
+        for key, details in event.items()
+        if key.endswith("EventDetails") and isinstance(details, dict)
+        for field in ("input", "output")
+        if isinstance(value := details.get(field), str)
+    ]
+    assert len(sizes) >= 2 * execution.transitions, "every state's input and output is in the history"
+    return max(sizes)
+
+
+def _states_entered(execution) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in execution.history if e["type"].endswith("StateEntered")]
+
+
 def _run_date(sandbox, outputs, date: str):
     arn = sandbox.start(outputs["stateMachineArn"], {"date": date})
     return sandbox.wait(arn, timeout_s=300)
@@ -100,6 +120,13 @@ def test_the_scheduled_run_analyses_yesterday_and_retries_a_bedrock_throttle(san
     assert insights["unavailable"] == []
     assert insights["usage"]["total"]["calls"] == 3 and insights["usage"]["total"]["inputTokens"] > 0
     assert sandbox.published(month["alertsTopicArn"]) == []
+    # No model answer travels in the state: the sections are pointers to their stored narratives.
+    (analysis,) = [e for e in execution.history if e["type"] == "ParallelStateExited"]
+    sections = json.loads(analysis["stateExitedEventDetails"]["output"])["analysis"]
+    assert [s["narrativeKey"] for s in sections] == [
+        f"analysis/date={YESTERDAY.isoformat()}/narratives/{name}.json" for name in ("anomalies", "trends")
+    ]
+    assert "summary" not in json.dumps(sections) and 0 < _largest_state(execution) < STATE_LIMIT
 
 
 def test_the_planted_spike_is_flagged_and_named_in_the_report_and_the_export(sandbox, month, scheduled_run):
@@ -148,6 +175,7 @@ def test_trends_failing_leaves_them_unavailable_alerts_and_the_report_says_why(s
     _, report = sandbox.published(month["reportTopicArn"])[-1]
     assert "[trends narrative unavailable: BedrockUnavailableError" in report
     assert "28-day average" in report  # the computed trends are still there
+    assert _largest_state(execution) < STATE_LIMIT
     rerun_keys = _keys(sandbox, month["bucketName"], date)
     first_keys = scheduled_run[2]
     assert rerun_keys.keys() == first_keys.keys()
