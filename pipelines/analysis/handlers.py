@@ -41,7 +41,7 @@ from pipelines.analysis.insights import combine, resolve
 from pipelines.analysis.narrator import Narrator
 from pipelines.analysis.request import parse_date
 from pipelines.analysis.storage import AnalysisBucket, ObjectMissing
-from pipelines.common.errors import ConfigurationError, InvalidInputError
+from pipelines.common.errors import ConfigurationError, DataIntegrityError, InvalidInputError
 from pipelines.common.logging import get_logger
 from pipelines.common.settings import int_env, optional_env, require_env
 
@@ -103,6 +103,19 @@ def _snapshot(bucket: AnalysisBucket, event: Mapping[str, Any], date: str):
         raise SnapshotMissingError(f"no snapshot s3://{bucket.name}/{key}") from None
 
 
+def _categories(bucket: AnalysisBucket, step: str) -> CategoryMap:
+    """The categories the program deployed (``config/categories.json``); a ConfigurationError if unusable."""
+    where = f"s3://{bucket.name}/{layout.CATEGORIES_KEY}"
+    try:
+        return CategoryMap.from_setting(bucket.get_json(layout.CATEGORIES_KEY) or {})
+    except (DataIntegrityError, ValueError) as exc:
+        problem = str(exc).removeprefix(f"{where} ")
+        raise ConfigurationError(
+            f"{step}: the categories {where} are unusable ({problem}); `pulumi up` rewrites them from "
+            "stepworks:daily-analysis.categories"
+        ) from None
+
+
 def _stored_days(bucket: AnalysisBucket, dates: list[str], kind: str) -> set[str]:
     """Which of ``dates`` have ``history/date=D/<kind>.json`` (one listing, not a request per day)."""
     first = min(dates)
@@ -158,7 +171,7 @@ def calc_product_metrics(event, context):
         totals.add(row)
     rows = totals.rows()
     bucket.put_json(layout.history_key(date, "products"), rows)
-    categories = CategoryMap.from_setting(bucket.get_json(layout.CATEGORIES_KEY) or {})
+    categories = _categories(bucket, "CalcProductMetrics")
     products = metrics.product_metrics(rows, categories, limit=int_env("TOP_N", 10))
     bucket.put_json(layout.analysis_key(date, "products"), products)
     return state.products(products)
@@ -265,7 +278,7 @@ def export_to_quicksight(event, context):
     stores = _require(bucket, layout.history_key(date, "stores"), "ExportToQuickSight")
     products = _require(bucket, layout.history_key(date, "products"), "ExportToQuickSight")
     found = bucket.get_json(layout.analysis_key(date, "anomalies")) or {"findings": []}
-    categories = CategoryMap.from_setting(bucket.get_json(layout.CATEGORIES_KEY) or {})
+    categories = _categories(bucket, "ExportToQuickSight")
     datasets = export.datasets(date, stores, products, found["findings"], categories)
     written = {name: bucket.put_lines(layout.export_key(name, date), rows) for name, rows in datasets.items()}
     return state.export(date, written)

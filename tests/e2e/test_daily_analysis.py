@@ -19,7 +19,7 @@ import pytest
 
 from infra.sandbox import interpreter
 from infra.sandbox.uploads import upload_and_find_run
-from pipelines.analysis.layout import DATASETS, analysis_key, export_key, manifest_key
+from pipelines.analysis.layout import CATEGORIES_KEY, DATASETS, analysis_key, export_key, history_key, manifest_key
 from pipelines.uploads import generate
 
 DEPLOYED = ["daily-analysis"]
@@ -201,6 +201,55 @@ def test_a_date_without_summaries_alerts_and_fails_with_no_data(sandbox, month):
     assert execution.status == "FAILED" and execution.error == "NoDataAvailable"
     subjects = [subject for subject, _ in sandbox.published(month["alertsTopicArn"])]
     assert "stepworks daily-analysis: no store summaries for 2001-01-01" in subjects
+
+
+def _replaced(sandbox, bucket: str, key: str, body: bytes):
+    """Put ``body`` at ``key`` for the duration of a ``with`` block, then the original bytes back."""
+    s3 = sandbox.client("s3")
+    original = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    class Replaced:
+        def __enter__(self):
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+        def __exit__(self, *exc):
+            s3.put_object(Bucket=bucket, Key=key, Body=original)
+
+    return Replaced()
+
+
+def test_a_failure_outside_the_bedrock_steps_alerts_naming_the_cause_and_fails_without_a_report(sandbox, month):
+    """The categories config CalcProductMetrics reads is corrupt: no retry, NotifyFailure, FAILED."""
+    date, bucket = (YESTERDAY - datetime.timedelta(days=2)).isoformat(), month["bucketName"]
+    alerts, reports = (len(sandbox.published(month[topic])) for topic in ("alertsTopicArn", "reportTopicArn"))
+    with _replaced(sandbox, bucket, CATEGORIES_KEY, b'{"fresh": ["P0000"'):
+        execution = _run_date(sandbox, month, date)
+    assert execution.status == "FAILED" and execution.error == "ConfigurationError", execution.cause_text()
+    assert f"CalcProductMetrics: the categories s3://{bucket}/{CATEGORIES_KEY} are unusable" in execution.cause_text()
+    entered = _states_entered(execution)
+    assert entered[-3:] == ["CalcProductMetrics", "NotifyFailure", "Failed"]
+    assert "GenerateReport" not in entered and "BedrockAnalysis" not in entered
+    (subject, alert), *_ = sandbox.published(month["alertsTopicArn"])[alerts:]
+    assert subject == "stepworks daily-analysis failed"
+    assert f"(execution {execution.arn.rsplit(':', 1)[1]}): ConfigurationError:" in alert
+    assert "CalcProductMetrics: the categories" in alert and "is not JSON" in alert
+    assert len(sandbox.published(month["reportTopicArn"])) == reports  # no report was sent
+    assert _largest_state(execution) < STATE_LIMIT
+
+
+def test_a_non_bedrock_failure_inside_a_bedrock_branch_fails_the_parallel_alerts_and_fails(sandbox, month):
+    """A week of product history DetectAnomalies reads is corrupt: not a Bedrock failure, so the
+    section is not marked unavailable; the branch fails, and the Parallel's catch alerts and fails."""
+    date = YESTERDAY - datetime.timedelta(days=3)
+    week_before = history_key((date - datetime.timedelta(days=7)).isoformat(), "products")
+    alerts = len(sandbox.published(month["alertsTopicArn"]))
+    with _replaced(sandbox, month["bucketName"], week_before, b"[{"):
+        execution = _run_date(sandbox, month, date.isoformat())
+    assert execution.status == "FAILED" and execution.error == "DataIntegrityError", execution.cause_text()
+    entered = _states_entered(execution)
+    assert "DetectAnomaliesUnavailable" not in entered and entered[-2:] == ["NotifyFailure", "Failed"]
+    (subject, alert), *_ = sandbox.published(month["alertsTopicArn"])[alerts:]
+    assert subject == "stepworks daily-analysis failed" and f"{week_before} is not JSON" in alert
 
 
 @pytest.mark.parametrize(
