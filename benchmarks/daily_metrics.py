@@ -23,8 +23,14 @@ are compared (ints exactly, ratios and z to 1e-4); a difference fails the run. E
 Peak memory is the child's ``ru_maxrss`` (resource.getrusage, RUSAGE_SELF), the same measure
 as ``upload_etl``; what the work added over the imports is printed beside it.
 
-Also printed: the JSON the step would return into the state payload (company summary, product
-summary, findings; never the rows), in bytes as the Lambda runtime serialises it.
+Then, outside the timing, the largest state of the execution at that scale: the real definition
+(``infra.workflows.daily_analysis.definition``) walked as Step Functions runs it (Parameters,
+ResultSelector, ResultPath, OutputPath, Choice, Parallel) with each step answering what its handler
+answers (``pipelines.analysis.state`` over the results just computed, the report rendered by
+``report.render``), every model answer at its schema's maximum in 3-byte characters. Two runs: every
+section written, and every section unavailable with a Lambda error Cause of the longest message a
+handler raises (500 3-byte characters) and a stack trace. Printed: the largest state input or output
+(and task parameters) in UTF-8 bytes, and where it is.
 """
 
 from __future__ import annotations
@@ -181,8 +187,8 @@ def history_paths(folder: str, weeks: int) -> dict:
     }
 
 
-def run_pipeline(folder: str, weeks: int) -> tuple[dict, dict]:
-    """The pipeline's statistics; (figures, results to compare)."""
+def run_pipeline(folder: str, weeks: int) -> tuple[dict, dict, dict]:
+    """The pipeline's statistics; (figures, results to compare, what the state walk needs)."""
     from pipelines.analysis.anomalies import product_anomalies, store_anomalies
     from pipelines.analysis.categories import CategoryMap
     from pipelines.analysis.metrics import ProductTotals, company_metrics, product_metrics, store_rows
@@ -210,16 +216,10 @@ def run_pipeline(folder: str, weeks: int) -> tuple[dict, dict]:
     store_findings = store_anomalies(stores, [load(p) for p in paths["store_weeks"]])
     product_findings = product_anomalies(products, [load(p) for p in paths["product_weeks"]])
     elapsed = time.perf_counter() - start
-    payload = {"company": company, "products": summary, "anomalies": store_findings + product_findings}
-    figures = {
-        "seconds": elapsed,
-        "base_kib": base,
-        "stores": len(stores),
-        "product_rows": len(products),
-        "payload_bytes": {name: len(json.dumps(part).encode()) for name, part in payload.items()},
-        "payload_total": len(json.dumps(payload).encode()),
-    }
-    return figures, comparable(company, summary, store_findings + product_findings)
+    figures = {"seconds": elapsed, "base_kib": base, "stores": len(stores), "product_rows": len(products)}
+    computed = {"company": company, "products": summary, "findings": store_findings + product_findings}
+    computed |= {"stores": stores, "folder": folder}
+    return figures, comparable(company, summary, store_findings + product_findings), computed
 
 
 def comparable(company: dict, products: dict, findings: list) -> dict:
@@ -478,10 +478,174 @@ def differences(ours, theirs, where: str = "") -> list[str]:
 
 def child(approach: str, folder: str, weeks: int, out: str) -> None:
     """Run one approach; print its figures as JSON with this process's peak RSS; write its results to ``out``."""
-    figures, results = {"pipeline": run_pipeline, "pandas": run_pandas}[approach](folder, weeks)
+    figures, results, *computed = {"pipeline": run_pipeline, "pandas": run_pandas}[approach](folder, weeks)
     figures["peak_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if computed:  # after the peak is taken: the walk imports the program and renders the report
+        figures["states"] = {
+            outcome: largest_state(computed[0], weeks, available=outcome == "written")
+            for outcome in ("written", "unavailable")
+        }
     Path(out).write_text(json.dumps(results), encoding="utf-8")
     print(json.dumps(figures))
+
+
+# -- the largest state of the execution ----------------------------------------------------------------
+
+
+class TaskFailed(Exception):
+    """A Lambda step failing (after its retries) with ``error`` and ``cause``: the walk takes its Catch."""
+
+    def __init__(self, error: str, cause: str):
+        super().__init__(error)
+        self.error, self.cause = error, cause
+
+
+def _path(document, path: str, context: dict):
+    """A reference path (``$``, ``$.a.b``, ``$$.Execution.Name``) into the state or the context object."""
+    root, rest = (context, path[2:]) if path.startswith("$$") else (document, path[1:])
+    for part in filter(None, rest.split(".")):
+        root = root[part]
+    return root
+
+
+def _parameters(template, document, context: dict):
+    """Parameters / ResultSelector: ``key.$`` values are paths (an intrinsic call stands as a short string)."""
+    if isinstance(template, dict):
+        out = {}
+        for key, value in template.items():
+            if key.endswith(".$"):
+                out[key[:-2]] = f"<{value[:40]}>" if value.startswith("States.") else _path(document, value, context)
+            else:
+                out[key] = _parameters(value, document, context)
+        return out
+    if isinstance(template, list):
+        return [_parameters(v, document, context) for v in template]
+    return template
+
+
+def _result_path(document, result, path):
+    if path is None:
+        return document
+    if path == "$":
+        return result
+    merged = json.loads(json.dumps(document))
+    node, parts = merged, path[2:].split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = result
+    return merged
+
+
+def walk(machine: dict, document, answers: dict, context: dict, sizes: list):
+    """Run ``machine`` on ``document`` as Step Functions would, each Lambda task answering
+    ``answers[FunctionName](payload)``; (size, where) of every state input, output and task parameters
+    go to ``sizes``. A ``TaskFailed`` takes the first Catch naming its error (or the Parallel's)."""
+
+    def measure(value, where: str):
+        sizes.append((len(json.dumps(value, ensure_ascii=False).encode("utf-8")), where))
+
+    name = machine["StartAt"]
+    while True:
+        state = machine["States"][name]
+        measure(document, f"{name} input")
+        kind = state["Type"]
+        if kind == "Choice":
+            (rule,) = state["Choices"]
+            test = next(k for k in rule if k not in ("Variable", "Next"))
+            name = rule["Next"] if _path(document, rule["Variable"], context) == rule[test] else state["Default"]
+            continue
+        if kind in ("Succeed", "Fail"):
+            return document
+        try:
+            if kind == "Parallel":
+                result = [walk(branch, document, answers, context, sizes) for branch in state["Branches"]]
+            elif kind == "Pass":
+                result = _parameters(state["Parameters"], document, context) if "Parameters" in state else document
+            else:
+                parameters = _parameters(state["Parameters"], document, context)
+                measure(parameters, f"{name} parameters")
+                lambda_task = "lambda:invoke" in state["Resource"]
+                result = (
+                    {"Payload": answers[parameters["FunctionName"]](parameters.get("Payload"))} if lambda_task else {}
+                )
+        except TaskFailed as failed:
+            catcher = next(c for c in state.get("Catch", []) if {failed.error, "States.ALL"} & set(c["ErrorEquals"]))
+            error = {"Error": failed.error, "Cause": failed.cause}
+            document, name = _result_path(document, error, catcher.get("ResultPath", "$")), catcher["Next"]
+            continue
+        if "ResultSelector" in state:
+            result = _parameters(state["ResultSelector"], result, context)
+        document = _result_path(document, result, state.get("ResultPath", "$"))
+        if "OutputPath" in state:
+            document = _path(document, state["OutputPath"], context)
+        measure(document, f"{name} output")
+        if state.get("End"):
+            return document
+        name = state["Next"]
+
+
+def largest_state(computed: dict, weeks: int, available: bool) -> dict:
+    """The largest state of a daily-analysis execution over this run's results: bytes, and where."""
+    from infra.integrations import TopicRef
+    from infra.workflows import daily_analysis
+    from pipelines.analysis import report, state, trends
+    from pipelines.analysis.answers import NARRATIVE, RECOMMENDATIONS, longest
+    from pipelines.analysis.history import history_dates
+    from pipelines.analysis.insights import combine, resolve
+
+    keys = ("validate", "summaries", "company", "products", "anomalies", "trends", "recommend", "combine", "report")
+    arn = "arn:aws:{}:us-west-2:123456789012:{}:sw-prod-daily-analysis-{}".format
+    refs = {key: arn("lambda", "function", key) for key in (*keys, "export")}
+    refs |= {topic: TopicRef(arn("sns", "topic", topic)) for topic in ("alerts", "reports")}
+    machine = daily_analysis.definition({**refs, "taskTimeout": "330"}).document
+    company, products, found = computed["company"], computed["products"], computed["findings"]
+    history = Path(computed["folder"]) / "history"
+    daily = {day(o): json.loads((history / f"{day(o)}.stores.json").read_text()) for o in range(1, 28)}
+    daily[AS_OF] = computed["stores"]
+    trend = {"date": AS_OF, "company": trends.company_trends(daily, AS_OF), "movers": trends.store_movers(daily, AS_OF)}
+    execution, model = "schedule-" + "f" * 64, "us.amazon.nova-lite-v1:0"  # the schedule's longest run names
+    stored = {}  # the narratives the Bedrock steps put in the bucket, by key
+    # A Lambda error's Cause: the longest message a handler raises (500 characters), in 3-byte
+    # characters, and a stack trace through handler, narrator and client.
+    frames = [f'  File "/var/task/pipelines/analysis/{m}.py", line 100, in {m}\n    {"x" * 80}\n' for m in "abcdef"]
+    cause = json.dumps({"errorMessage": "語" * 500, "errorType": "BedrockUnavailableError", "stackTrace": frames})
+
+    def bedrock(name: str, schema: dict, **counts):
+        def answer(payload):
+            if not available:
+                raise TaskFailed("BedrockUnavailableError", cause)
+            narrative = {"section": name, "available": True, "answer": longest(schema), "usage": {}, "prompt": "p"}
+            stored[state.section(name, AS_OF)["narrativeKey"]] = narrative
+            return state.section(name, AS_OF, **counts)
+
+        return answer
+
+    def insights(payload):
+        sections = resolve(AS_OF, [*payload["analysis"], payload["recommendations"]], stored.get)
+        stored["insights"] = combine(AS_OF, payload["execution"], sections, model)
+        return state.insights(stored["insights"])
+
+    def reported(payload):
+        parts = {"company": company, "products": products, "anomalies": {"findings": found}, "trends": trend}
+        subject, body = report.render(AS_OF, insights=stored["insights"], **parts)
+        return state.report_message(subject, body, "sw-prod-daily-analysis-data-0123456", AS_OF)
+
+    answers = {
+        refs["validate"]: lambda payload: {"date": AS_OF},
+        refs["summaries"]: lambda p: state.summaries(company["storeCount"], AS_OF, history_dates(AS_OF, weeks)),
+        refs["company"]: lambda payload: state.company(company),
+        refs["products"]: lambda payload: state.products(products),
+        refs["anomalies"]: bedrock("anomalies", NARRATIVE, findings=len(found)),
+        refs["trends"]: bedrock("trends", NARRATIVE, days=len(daily)),
+        refs["recommend"]: bedrock("recommendations", RECOMMENDATIONS),
+        refs["combine"]: insights,
+        refs["report"]: reported,
+        refs["export"]: lambda payload: state.export(AS_OF, {"store-metrics": company["storeCount"]}),
+    }
+    sizes: list = []
+    walk(machine, {}, answers, {"Execution": {"Name": execution}}, sizes)
+    largest, where = max(sizes)
+    return {"bytes": largest, "where": where, "measured": len(sizes)}
 
 
 def measure(approach: str, folder: str, weeks: int) -> tuple[dict, dict]:
@@ -542,12 +706,23 @@ def main(stores: int, products: int, weeks: int, repeat: int, keep: str | None) 
     )
     for line in diffs[:10]:
         print(f"    {line}")
-    parts = ", ".join(f"{name} {size:,} B" for name, size in pipe["payload_bytes"].items())
-    print(f"  state payload: {pipe['payload_total']:,} bytes ({parts}); target < {TARGET_PAYLOAD_BYTES:,}")
+    states = pipe["states"]
+    cases = (
+        ("written", "every model answer at its longest in 3-byte characters"),
+        ("unavailable", "every Bedrock section unavailable, each Cause 500 3-byte characters and a trace"),
+    )
+    for outcome, what in cases:
+        largest = states[outcome]
+        print(
+            f"  largest state ({what}): {largest['bytes']:,} bytes "
+            f"at {largest['where']} (of {largest['measured']} inputs, outputs and parameters); "
+            f"target < {TARGET_PAYLOAD_BYTES:,}"
+        )
+    largest_bytes = max(largest["bytes"] for largest in states.values())
     verdicts = {
         "pipeline no slower than pandas": pipe["seconds"] <= pandas["seconds"],
         f"pipeline peak within {TARGET_PEAK_MIB} MiB": pipe["peak_kib"] / 1024 <= TARGET_PEAK_MIB,
-        "payload under 64 KiB": pipe["payload_total"] < TARGET_PAYLOAD_BYTES,
+        "largest state under 64 KiB": largest_bytes < TARGET_PAYLOAD_BYTES,
     }
     print("  targets: " + "; ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in verdicts.items()))
     if diffs:

@@ -102,6 +102,11 @@ def chain(state: dict[str, Any], next_state: str | None) -> dict[str, Any]:
     return state
 
 
+def choice(variable: str, test: str, value: Any, then: str, otherwise: str) -> dict[str, Any]:
+    """A Choice of one rule: ``then`` when ``variable`` passes ``test`` (``NumericEquals`` …) with ``value``."""
+    return {"Type": "Choice", "Choices": [{"Variable": variable, test: value, "Next": then}], "Default": otherwise}
+
+
 def pass_state(parameters: Mapping[str, Any], next_state: str | None) -> dict[str, Any]:
     """A Pass state shaping its output from ``parameters``."""
     return chain({"Type": "Pass", "Parameters": dict(parameters)}, next_state)

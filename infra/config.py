@@ -17,7 +17,7 @@ import functools
 import json
 import re
 import zoneinfo
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,6 +312,20 @@ class Section:
     def raw(self, name: str, default: Any = None) -> Any:
         """The unvalidated value (for a workflow that validates it with its own logic)."""
         return self.values.get(name, default)
+
+    def parsed(self, name: str, default: Any, parse: Callable[[Any], Any]) -> Any:
+        """The value as ``parse`` checks it; its TypeError or ValueError becomes a ConfigError naming the key."""
+        try:
+            return parse(self.values.get(name, default))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{self.key(name)}: {exc}") from None
+
+    def matching(self, name: str, pattern: re.Pattern[str], expected: str) -> str | None:
+        """An optional string that ``pattern`` matches whole; else a ConfigError saying what was ``expected``."""
+        value = self.string(name)
+        if value is not None and not pattern.fullmatch(value):
+            raise ConfigError(f"{self.key(name)}: {value!r} is not {expected}")
+        return value
 
 
 def _without_userinfo(url: str) -> str:

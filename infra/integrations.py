@@ -4,6 +4,9 @@ Builders run inside a definition renderer, on resolved references (plain strings
 records below), so the grant names the very ARN the state names. A resource encrypted with a
 customer-managed key brings the KMS actions its use needs (``grants.table_write`` and friends).
 Every builder takes ``timeout_s`` and ``catch_to``: no task can hang, no failure goes unrecorded.
+Inside a Parallel branch or a Map processor, ``catch_to=None`` leaves the errors the state's own
+``catches`` do not name to rise to the enclosing state's Catch: a branch can only go to its own
+states, so a catch-all there naming a top-level state would be a definition AWS rejects.
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ def _task(
     *,
     next_state: str | None,
     timeout_s: int,
-    catch_to: str,
+    catch_to: str | None,
     retries: Sequence[Mapping[str, Any]],
     result_path: str | None = "$",
     result_selector: Mapping[str, Any] | None = None,
@@ -110,14 +113,18 @@ def _task(
     catch_path: str = "$.error",
     catches: Sequence[Mapping[str, Any]] = (),
 ) -> asl.Task:
-    # ``catches`` handle named errors their own way; everything else goes to ``catch_to``.
+    # ``catches`` handle named errors their own way; everything else goes to ``catch_to`` (None: to the
+    # enclosing Parallel's or Map's Catch, for a state inside a branch, which must then name some errors).
+    if catch_to is None and not catches:
+        raise ValueError("a task without catch_to must name the errors it catches itself (catches)")
+    fallback = asl.catch_all(catch_to, catch_path) if catch_to is not None else []
     state: dict[str, Any] = {
         "Type": "Task",
         "Resource": resource,
         "Parameters": dict(parameters),
         "TimeoutSeconds": timeout_s,
         "Retry": [dict(r) for r in retries],
-        "Catch": [*(dict(c) for c in catches), *asl.catch_all(catch_to, catch_path)],
+        "Catch": [*(dict(c) for c in catches), *fallback],
     }
     if heartbeat_s is not None:
         state["HeartbeatSeconds"] = heartbeat_s
@@ -165,6 +172,24 @@ def lambda_invoke(
         result_selector=result_selector,
         **common,
     )
+
+
+@dataclass(frozen=True)
+class LambdaSteps:
+    """A workflow's Lambda tasks with what they share (retries, timeout, where unnamed errors go, the
+    payload): ``steps(key, next_state, result_path)`` invokes ``refs[key]``; keywords override."""
+
+    refs: Mapping[str, Any]
+    retries: Sequence[Mapping[str, Any]]
+    timeout_s: int
+    catch_to: str | None
+    payload: Mapping[str, Any] | None = None
+
+    def __call__(self, key: str, next_state: str | None, result_path: str | None = "$", **overrides) -> asl.Task:
+        options = {"payload": self.payload, "timeout_s": self.timeout_s, "catch_to": self.catch_to, **overrides}
+        return lambda_invoke(
+            self.refs[key], retries=self.retries, result_path=result_path, next_state=next_state, **options
+        )
 
 
 def validate_input(function_arn: str, *, retries: Sequence[Mapping[str, Any]], **common) -> asl.Task:
@@ -352,6 +377,35 @@ def sns_publish(
         retries=retries if retries is not None else [asl.retry(asl.SNS_TRANSIENT_ERRORS)],
         **common,
     )
+
+
+def alert_and_fail(
+    topic: TopicRef,
+    alert: str,
+    fail: str,
+    fail_state: Mapping[str, Any],
+    *,
+    catch_to: str,
+    message_path: str,
+    subject: str | None = None,
+    subject_path: str | None = None,
+    timeout_s: int = 60,
+) -> dict[str, Any]:
+    """Two states: ``alert`` publishes to ``topic`` (the state passes through unchanged), then the Fail
+    state ``fail`` ends the execution. A failed publish goes to ``catch_to`` (which may be ``fail``)."""
+    if fail_state.get("Type") != "Fail":
+        raise ValueError(f"{fail} must be a Fail state")
+    publish = sns_publish(
+        topic,
+        message_path=message_path,
+        subject=subject,
+        subject_path=subject_path,
+        result_path=None,
+        next_state=fail,
+        timeout_s=timeout_s,
+        catch_to=catch_to,
+    )
+    return {alert: publish, fail: dict(fail_state)}
 
 
 def s3_get_object(

@@ -109,6 +109,17 @@ def table_read(
     return _with_key(Grant("TableRead", tuple(actions), [table_arn]), key_arn, KMS_TABLE_READ, "dynamodb")
 
 
+def table_query(
+    table_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None, index: str | None = None
+) -> list[Grant]:
+    """Query one DynamoDB table and, with ``index``, that index of it (a query of an index is authorized on
+    ``<table>/index/<name>``, not on the table), with the table's key."""
+    grants = table_read(table_arn, key_arn, ("dynamodb:Query",))
+    if index is not None:
+        grants += table_read(_arn_suffix(table_arn, f"/index/{index}"), key_arn, ("dynamodb:Query",))
+    return grants
+
+
 def table_write(
     table_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None, actions: Sequence[str] = TABLE_WRITE_ACTIONS
 ) -> list[Grant]:

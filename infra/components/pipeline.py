@@ -3,6 +3,10 @@
 The state machine's role is derived from its definition: the renderer returns an
 ``asl.Definition`` (the document and the grants of the Tasks in it), and the role gets exactly
 those grants, plus log delivery and tracing. A function no state invokes gets no invoke grant.
+
+Every rendered definition passes ``asl.check_definition`` or the program stops with an
+``InvalidDefinitionError`` naming the machine and each problem: a definition AWS would reject (a
+Parallel branch going to a top-level state, say) fails ``pulumi preview``, not the deployment.
 """
 
 from __future__ import annotations
@@ -90,6 +94,22 @@ def definition_json(definition: asl.Definition) -> str:
     return json.dumps(definition.document, indent=2, sort_keys=True)
 
 
+class InvalidDefinitionError(pulumi.RunError):
+    """A rendered definition fails the static checks (``asl.check_definition``)."""
+
+
+def checked(machine_name: str, definition: asl.Definition) -> asl.Definition:
+    """``definition`` if it passes ``asl.check_definition``; else an error naming the machine and the problems."""
+    problems = asl.check_definition(definition.document)
+    if problems:
+        listed = "".join(f"\n  - {problem}" for problem in problems)
+        raise InvalidDefinitionError(
+            f"state machine {machine_name}: the rendered definition fails the static checks "
+            f"(AWS would reject it or an execution could never end):{listed}"
+        )
+    return definition
+
+
 def state_machine_policy(definition: asl.Definition) -> str:
     """The state machine role's policy: what its states use, log delivery and tracing."""
     fixed = [g.resolved(g.state_machine_log_delivery()), g.resolved(g.xray_write())]
@@ -169,7 +189,9 @@ class StepFunctionPipeline(pulumi.ComponentResource):
             opts=child,
         )
         references = {**{key: f.arn for key, f in self.functions.items()}, **args.references}
-        rendered = pulumi.Output.all(**references).apply(args.render_definition)
+        rendered = pulumi.Output.all(**references).apply(
+            lambda resolved: checked(machine_name, args.render_definition(resolved))
+        )
         self.policy = aws.iam.RolePolicy(
             f"{name}-sfn-policy", role=self.role.id, policy=rendered.apply(state_machine_policy), opts=child
         )

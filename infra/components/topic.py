@@ -12,14 +12,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.components import grants as g
+from infra.components.stack import PipelineOwner
 
 
 def topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
@@ -41,14 +42,21 @@ def topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
 
 @dataclass
 class NotificationTopicArgs:
-    """The topic's physical name, its key and who is subscribed."""
+    """The pipeline the topic belongs to, what it is for (``suffix``), its key and who is subscribed.
 
-    topic_name: str
+    The physical name is ``<owner>-<suffix>`` (``sw-dev-daily-analysis-alerts``); tags and the
+    account the policy admits come from the owner.
+    """
+
+    owner: PipelineOwner
+    suffix: str
     display_name: str
     key_arn: pulumi.Input[str]
-    account_id: pulumi.Input[str]
     emails: Sequence[str] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def topic_name(self) -> str:
+        return f"{self.owner.stack.owner(self.owner.pipeline)}-{self.suffix}"
 
 
 class NotificationTopic(pulumi.ComponentResource):
@@ -62,10 +70,10 @@ class NotificationTopic(pulumi.ComponentResource):
             name=args.topic_name,
             display_name=args.display_name[:100],
             kms_master_key_id=args.key_arn,
-            tags=dict(args.tags),
+            tags=args.owner.tags,
             opts=child,
         )
-        policy = pulumi.Output.all(self.topic.arn, args.account_id).apply(
+        policy = pulumi.Output.all(self.topic.arn, args.owner.stack.account_id).apply(
             lambda v: json.dumps(topic_policy(v[0], v[1]), indent=2)
         )
         self.policy = aws.sns.TopicPolicy(f"{name}-policy", arn=self.topic.arn, policy=policy, opts=child)

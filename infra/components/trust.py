@@ -69,6 +69,14 @@ SERVICES: Mapping[str, ServiceTrust] = {
             "RDS Enhanced Monitoring role: aws:SourceArn is the DB instance",
         ),
         ServiceTrust(
+            "quicksight.amazonaws.com",
+            True,
+            False,
+            "QuickSight reading S3 through a data source's role (S3Parameters.RoleArn): the AWS provider's "
+            "documented example for that role conditions on aws:SourceAccount; QuickSight's own pages show the "
+            "trust policy without conditions and no AWS page says QuickSight sets aws:SourceArn, so none is required",
+        ),
+        ServiceTrust(
             "vpc-flow-logs.amazonaws.com",
             True,
             True,

@@ -77,8 +77,8 @@ class DailyAnalysisServices:
 
     @classmethod
     def for_stack(cls, config: Mapping[str, Any]) -> DailyAnalysisServices:
+        from infra.components.bedrock import default_model
         from infra.sandbox.mocks import REGION
-        from infra.workflows.daily_analysis import default_model
 
         return cls((config.get("stepworks:daily-analysis") or {}).get("modelId") or default_model(REGION))
 

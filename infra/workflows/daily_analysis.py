@@ -1,53 +1,40 @@
 """The daily-analysis pipeline: the store summaries uploads wrote for a date → metrics → statistics
 and a Bedrock narrative → a report by e-mail (SNS) → a QuickSight export. Run daily by a schedule.
 
-ValidateInput ({} / {scheduledTime} / {date} → the date) → GetStoreSummaries (a snapshot in S3; the
-state carries its count and key) → CheckStoreSummaries (none: NoDataAvailable alert → FailNoData)
-→ CalcCompanyMetrics → CalcProductMetrics → BedrockAnalysis (Parallel: DetectAnomalies,
-AnalyzeTrends) → GenerateRecommendations → CombineInsights → CheckForBedrockErrors (any section
-unavailable: SendBedrockErrorAlert) → GenerateReport → SendDailyReport → ExportToQuickSight.
-
-Statistics decide, the model explains: each Bedrock step computes and stores its findings first,
-then asks for the prose. A Bedrock step that still fails after its retries leaves its section
-unavailable with the cause, and the run goes on; any other failure sends an alert and fails.
+ValidateInput → GetStoreSummaries (a snapshot in S3; the state carries its count and key) →
+CheckStoreSummaries (none: NoDataAvailable alert → FailNoData) → CalcCompanyMetrics →
+CalcProductMetrics → BedrockAnalysis (Parallel: DetectAnomalies, AnalyzeTrends) →
+GenerateRecommendations → CombineInsights → CheckForBedrockErrors (SendBedrockErrorAlert) →
+GenerateReport → SendDailyReport → ExportToQuickSight. Statistics decide, the model explains: a
+Bedrock step still failing after its retries leaves its section unavailable and the run goes on;
+any other failure alerts (NotifyFailure) and fails.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 
 from infra import asl
 from infra import integrations as i
+from infra.components import bedrock
 from infra.components import grants as g
-from infra.components import trust
 from infra.components.bucket import Expiration, SecureBucket, SecureBucketArgs
 from infra.components.key import pipeline_key
 from infra.components.pipeline import FunctionSpec, StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
+from infra.components.quicksight import QuickSightExport, QuickSightExportArgs
 from infra.components.stack import PipelineOwner, StackContext
 from infra.components.topic import NotificationTopic, NotificationTopicArgs
 from infra.components.triggers import Schedule, ScheduleArgs
-from infra.config import FUNCTION_KEYS, ConfigError, FunctionSettings, Section, StackConfig
+from infra.config import FUNCTION_KEYS, ConfigError, FunctionSettings, Section, StackConfig, aws_regions
 from infra.workflows.dependencies import REQUIRES
+from pipelines.analysis import layout
 from pipelines.analysis.errors import BEDROCK_ERRORS, BedrockUnavailableError
-from pipelines.analysis.layout import (
-    ANALYSIS_PREFIX,
-    CATEGORIES_KEY,
-    DATASETS,
-    EXPORT_PREFIX,
-    HISTORY_PREFIX,
-    MANIFEST_PREFIX,
-    REPORT_PREFIX,
-    SNAPSHOT_PREFIX,
-    manifest,
-    manifest_key,
-)
 from pipelines.common.errors import UpstreamUnavailableError
 from pipelines.uploads.layout import DATE_INDEX
 
@@ -59,26 +46,6 @@ RETRYABLE_ERRORS = asl.error_names(BedrockUnavailableError, UpstreamUnavailableE
 RETRY = {"attempts": 4, "interval_s": 2, "backoff": 2.0, "max_delay_s": 20}
 # What leaves a Bedrock section unavailable (after the retries) instead of failing the run.
 UNAVAILABLE_ERRORS = (*(error.__name__ for error in BEDROCK_ERRORS), "States.Timeout")
-# Nova Lite through the cross-region inference profile of the stack's geography (a region outside
-# the three: the foundation model in the region itself).
-DEFAULT_MODEL = "amazon.nova-lite-v1:0"
-_GEOGRAPHY = {"us": "us", "ca": "us", "eu": "eu", "ap": "apac"}
-
-
-def default_model(region: str) -> str:
-    """``us.amazon.nova-lite-v1:0`` in us-west-2, ``eu.…`` in eu-central-1, ``apac.…`` in ap-south-1."""
-    geography = _GEOGRAPHY.get(region.split("-")[0])
-    return f"{geography}.{DEFAULT_MODEL}" if geography else DEFAULT_MODEL
-
-
-# The regions a geographic cross-region inference profile routes to (Bedrock user guide,
-# "Supported Regions and models for inference profiles"); ``modelRegions`` overrides.
-PROFILE_REGIONS = {
-    "us": ("us-east-1", "us-east-2", "us-west-2"),
-    "eu": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
-    "apac": ("ap-northeast-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2"),
-}
-_MODEL_ID = re.compile(r"[a-z0-9-]+(\.[A-Za-z0-9-]+)+(-v\d+)?(:[0-9a-z.]+)*")
 _QUICKSIGHT_PRINCIPAL = re.compile(r"arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(user|group)/[\w+=,.@/-]{1,256}")
 # The snapshot and the metrics readers hold a day of 1,000 stores x 2,000 products well under 1.5 GB
 # (benchmarks/daily_metrics.py); 2 GB leaves room.
@@ -88,27 +55,29 @@ LIGHT = {"memory_mb": 512, "timeout_s": 180}
 INTAKE = FunctionSpec("pipelines.analysis.intake.validate_request", memory_mb=256, timeout_s=30)
 
 
-def model_arns(model_id: str, region: str, account_id: str, routes: Sequence[str] = ()) -> list[str]:
-    """What ``bedrock:InvokeModel`` must name for ``model_id``: a foundation model in the region, or an
-    inference profile and the foundation-model ARNs of every region it routes to."""
-    geography, _, base = model_id.partition(".")
-    if geography not in PROFILE_REGIONS and not routes:
-        return [f"arn:aws:bedrock:{region}::foundation-model/{model_id}"]
-    regions = routes or PROFILE_REGIONS[geography]
-    return [
-        f"arn:aws:bedrock:{region}:{account_id}:inference-profile/{model_id}",
-        *(f"arn:aws:bedrock:{r}::foundation-model/{base}" for r in regions),
-    ]
+# What the functions read and write, by the Sid part of their grants (``ReadSnapshot``, ``WriteHistory`` …).
+PARTS = {
+    "snapshot": layout.SNAPSHOT_PREFIX,
+    "history": layout.HISTORY_PREFIX,
+    "analysis": layout.ANALYSIS_PREFIX,
+    "categories": layout.CATEGORIES_KEY,
+    "report": layout.REPORT_PREFIX,
+    "export": layout.EXPORT_PREFIX,
+}
 
 
-def _categories(section: Section) -> dict[str, list[str]]:
+def model_target(settings: DailyAnalysisSettings, region: str) -> bedrock.ModelTarget:
+    """The configured model (or the region's default) as IAM sees it; a ConfigError naming the key if wrong."""
+    try:
+        return bedrock.target(settings.model_id or bedrock.default_model(region), settings.model_regions)
+    except bedrock.ModelSettingError as exc:
+        raise ConfigError(f"stepworks:{PIPELINE}.{exc.setting}: {exc}") from None
+
+
+def _categories(raw: Any) -> dict[str, list[str]]:
     from pipelines.analysis.categories import CategoryMap
 
-    raw = section.raw("categories", {})
-    try:
-        CategoryMap.from_setting(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{section.key('categories')}: {exc}") from None
+    CategoryMap.from_setting(raw)
     return {name: list(prefixes) for name, prefixes in raw.items()}
 
 
@@ -118,7 +87,7 @@ class DailyAnalysisSettings:
 
     schedule: str = "cron(0 5 * * ? *)"
     timezone: str = "UTC"
-    model_id: str | None = None  # None: default_model(the stack's region)
+    model_id: str | None = None  # None: bedrock.default_model(the stack's region)
     model_regions: tuple[str, ...] = ()
     max_tokens: int = 1024
     bedrock_endpoint_url: str | None = None
@@ -144,23 +113,19 @@ class DailyAnalysisSettings:
                 *("alertEmails", "reportEmails", "quicksightPrincipal", "snapshotRetentionDays", *FUNCTION_KEYS),
             ]
         )
-        model_id = section.string("modelId")
-        if model_id is not None and not _MODEL_ID.fullmatch(model_id):
-            raise ConfigError(
-                f"{section.key('modelId')}: {model_id!r} is not a Bedrock model or inference profile id "
-                "(e.g. amazon.nova-lite-v1:0 or us.amazon.nova-lite-v1:0)"
-            )
-        principal = section.string("quicksightPrincipal")
-        if principal is not None and not _QUICKSIGHT_PRINCIPAL.fullmatch(principal):
-            raise ConfigError(
-                f"{section.key('quicksightPrincipal')}: {principal!r} is not a QuickSight user or group ARN "
-                "(arn:aws:quicksight:<region>:<account>:user/default/<name>)"
-            )
+        model_id, model_regions = section.string("modelId"), section.string_list("modelRegions", allowed=aws_regions())
+        if model_id is not None:  # the default model depends on the region: checked when the stack is built
+            model_target(cls(model_id=model_id, model_regions=model_regions), "")
+        principal = section.matching(
+            "quicksightPrincipal",
+            _QUICKSIGHT_PRINCIPAL,
+            "a QuickSight user or group ARN (arn:aws:quicksight:<region>:<account>:user/default/<name>)",
+        )
         return cls(
             schedule=section.schedule(default="cron(0 5 * * ? *)"),
             timezone=section.timezone(),
             model_id=model_id,
-            model_regions=section.string_list("modelRegions"),
+            model_regions=model_regions,
             max_tokens=section.integer("maxTokens", 1024, 64, 8192),
             bedrock_endpoint_url=section.service_url("bedrockEndpointUrl"),
             anomaly_weeks=section.integer("anomalyWeeks", 4, 3, 12),
@@ -168,7 +133,7 @@ class DailyAnalysisSettings:
             anomaly_min_change=section.number("anomalyMinChange", 0.3, 0, 10),
             product_min_units=section.integer("productMinUnits", 20, 0, 1_000_000),
             top_n=section.integer("topN", 10, 1, 50),
-            categories=_categories(section),
+            categories=section.parsed("categories", {}, _categories),
             alert_emails=section.email_list("alertEmails"),
             report_emails=section.email_list("reportEmails"),
             quicksight_principal=principal,
@@ -179,157 +144,115 @@ class DailyAnalysisSettings:
 
 def definition(refs: Mapping[str, Any]) -> asl.Definition:
     """The daily-analysis state machine, given its function ARNs, its two topics and ``taskTimeout``."""
-    timeout = int(refs["taskTimeout"])
     retries = asl.lambda_retries(RETRYABLE_ERRORS, **RETRY)
-    alerts, reports = refs["alerts"], refs["reports"]
-    day = {"date.$": "$.date"}
+    step = i.LambdaSteps(refs, retries, int(refs["taskTimeout"]), "NotifyFailure", payload={"date.$": "$.date"})
 
-    def task(key: str, next_state: str | None, result_path: str | None, payload=None, **extra) -> asl.Task:
-        return i.lambda_invoke(
-            refs[key],
-            retries=retries,
-            payload=payload or day,
-            result_path=result_path,
+    def section(state: str, key: str, name: str, fallback: str, result_path="$", next_state=None, catch_to=None):
+        """``state`` and its ``fallback``: the Bedrock failures (after the retries) leave section ``name``
+        unavailable with the caught error, as CombineInsights reads it (under ``value`` where a task with a
+        ``result_path`` puts its answer); other errors go to ``catch_to`` (None, in a Parallel branch: to the
+        Parallel's Catch, as only the branch's own states are in reach)."""
+        catches = [asl.catch(UNAVAILABLE_ERRORS, fallback, "$.error")]
+        marker = {"section": name, "available": False, "error.$": "$.error.Error", "cause.$": "$.error.Cause"}
+        marked = {"Type": "Pass", "Parameters": marker if result_path == "$" else {"value": marker}}
+        return {
+            state: step(key, next_state, result_path, catches=catches, catch_to=catch_to),
+            fallback: asl.chain({**marked, "ResultPath": result_path}, next_state),
+        }
+
+    def branch(state: str, key: str, name: str) -> dict[str, Any]:
+        return {"StartAt": state, "States": section(state, key, name, f"{state}Unavailable")}
+
+    def publish(topic: str, at: str, next_state: str) -> asl.Task:
+        """Publish the ``{subject, message}`` a step answered at ``at``."""
+        return i.sns_publish(
+            refs[topic],
+            message_path=f"{at}.message",
+            subject_path=f"{at}.subject",
+            result_path=None,
             next_state=next_state,
-            timeout_s=timeout,
+            timeout_s=60,
             catch_to="NotifyFailure",
-            **extra,
         )
 
-    def bedrock_step(key: str, next_state: str | None, result_path: str, unavailable: str):
-        """A Bedrock step: its named failures, once the retries are spent, make the section unavailable."""
-        return task(key, next_state, result_path, catches=[asl.catch(UNAVAILABLE_ERRORS, unavailable, "$.error")])
-
-    def unavailable(section: str, result_path: str, next_state: str | None, wrap: bool = False) -> dict[str, Any]:
-        """The section as CombineInsights reads it, unavailable with the caught error (``wrap``: under
-        ``value``, where a task with a ``result_path`` puts its function's answer)."""
-        params = {"section": section, "available": False, "error.$": "$.error.Error", "cause.$": "$.error.Cause"}
-        state = {"Type": "Pass", "Parameters": {"value": params} if wrap else params, "ResultPath": result_path}
-        return asl.chain(state, next_state)
-
-    def branch(state: str, key: str, section: str) -> dict[str, Any]:
-        fallback = f"{state}Unavailable"
-        return {
-            "StartAt": state,
-            "States": {
-                state: bedrock_step(key, None, "$", fallback),
-                fallback: unavailable(section, "$", None),
-            },
-        }
-
-    return asl.Definition.of(
-        {
-            "Comment": "Daily analysis: summaries → metrics → anomalies, trends (Bedrock explains) → report → export.",
-            "StartAt": "ValidateInput",
-            "TimeoutSeconds": 3600,
-            "States": {
-                "ValidateInput": i.validate_input(
-                    refs["validate"],
-                    retries=retries,
-                    next_state="GetStoreSummaries",
-                    timeout_s=60,
-                    catch_to=asl.INPUT_REJECTED,
-                    comment="{} / {scheduledTime} / {date} → {date}.",
-                ),
-                asl.INPUT_REJECTED: asl.input_rejected(),
-                "GetStoreSummaries": task(
-                    "summaries", "CheckStoreSummaries", "$.summaries", result_selector={"count.$": "$.Payload.count"}
-                ),
-                "CheckStoreSummaries": {
-                    "Type": "Choice",
-                    "Choices": [{"Variable": "$.summaries.count", "NumericEquals": 0, "Next": "NoDataAvailable"}],
-                    "Default": "CalcCompanyMetrics",
-                },
-                "NoDataAvailable": i.sns_publish(
-                    alerts,
-                    message_path="States.Format('daily-analysis found no store summaries for {} (execution {}). "
-                    "Check that the sales files of that day were uploaded and loaded.', $.date, $$.Execution.Name)",
-                    subject_path="States.Format('stepworks daily-analysis: no store summaries for {}', $.date)",
-                    result_path=None,
-                    next_state="FailNoData",
-                    timeout_s=60,
-                    catch_to="NotifyFailure",
-                ),
-                "FailNoData": {
-                    "Type": "Fail",
-                    "Error": "NoDataAvailable",
-                    "Cause": "No store summaries for the date: nothing to analyse (an alert was sent).",
-                },
-                "CalcCompanyMetrics": task("company", "CalcProductMetrics", "$.company"),
-                "CalcProductMetrics": task("products", "BedrockAnalysis", "$.products"),
-                "BedrockAnalysis": {
-                    "Type": "Parallel",
-                    "Comment": "Statistics decide (stored first), Bedrock explains; a section can be unavailable.",
-                    "Branches": [
-                        branch("DetectAnomalies", "anomalies", "anomalies"),
-                        branch("AnalyzeTrends", "trends", "trends"),
-                    ],
-                    "ResultPath": "$.analysis",
-                    "Catch": asl.catch_all("NotifyFailure"),
-                    "Next": "GenerateRecommendations",
-                },
-                "GenerateRecommendations": bedrock_step(
-                    "recommend", "CombineInsights", "$.recommendations", "RecommendationsUnavailable"
-                ),
-                "RecommendationsUnavailable": unavailable(
-                    "recommendations", "$.recommendations", "CombineInsights", wrap=True
-                ),
-                "CombineInsights": task(
-                    "combine",
-                    "CheckForBedrockErrors",
-                    "$.insights",
-                    payload={
-                        **day,
-                        "analysis.$": "$.analysis",
-                        "recommendations.$": "$.recommendations.value",
-                        "execution.$": "$$.Execution.Name",
-                    },
-                ),
-                "CheckForBedrockErrors": {
-                    "Type": "Choice",
-                    "Choices": [
-                        {
-                            "Variable": "$.insights.value.bedrockFailed",
-                            "BooleanEquals": True,
-                            "Next": "SendBedrockErrorAlert",
-                        }
-                    ],
-                    "Default": "GenerateReport",
-                },
-                "SendBedrockErrorAlert": i.sns_publish(
-                    alerts,
-                    message_path="$.insights.value.alert.message",
-                    subject_path="$.insights.value.alert.subject",
-                    result_path=None,
-                    next_state="GenerateReport",
-                    timeout_s=60,
-                    catch_to="NotifyFailure",
-                ),
-                "GenerateReport": task("report", "SendDailyReport", "$.report"),
-                "SendDailyReport": i.sns_publish(
-                    reports,
-                    message_path="$.report.value.message",
-                    subject_path="$.report.value.subject",
-                    result_path=None,
-                    next_state="ExportToQuickSight",
-                    timeout_s=60,
-                    catch_to="NotifyFailure",
-                ),
-                "ExportToQuickSight": task("export", None, "$.export"),
-                "NotifyFailure": i.sns_publish(
-                    alerts,
-                    message_path="States.Format('daily-analysis failed (execution {}): {}: {}', "
-                    "$$.Execution.Name, $.error.Error, $.error.Cause)",
-                    subject="stepworks daily-analysis failed",
-                    result_path=None,
-                    next_state="Failed",
-                    timeout_s=60,
-                    catch_to="Failed",
-                ),
-                "Failed": asl.fail_with_cause("The daily analysis failed (an alert was sent)"),
-            },
-        }
-    )
+    snapshot = {"count.$": "$.Payload.count", "snapshotKey.$": "$.Payload.snapshotKey"}
+    from_snapshot = {**step.payload, "snapshotKey.$": "$.summaries.snapshotKey"}
+    combine = {"analysis.$": "$.analysis", "recommendations.$": "$.recommendations.value"}
+    no_data = {"Type": "Fail", "Error": "NoDataAvailable"}
+    no_data["Cause"] = "No store summaries for the date: nothing to analyse (an alert was sent)."
+    states = {
+        "ValidateInput": i.validate_input(
+            refs["validate"],
+            retries=retries,
+            next_state="GetStoreSummaries",
+            timeout_s=60,
+            catch_to=asl.INPUT_REJECTED,
+            comment="{} / {scheduledTime} / {date} → {date}.",
+        ),
+        asl.INPUT_REJECTED: asl.input_rejected(),
+        # The state keeps the count and the snapshot's pointer, which the metrics steps read it by.
+        "GetStoreSummaries": step("summaries", "CheckStoreSummaries", "$.summaries", result_selector=snapshot),
+        "CheckStoreSummaries": asl.choice(
+            "$.summaries.count", "NumericEquals", 0, "NoDataAvailable", "CalcCompanyMetrics"
+        ),
+        **i.alert_and_fail(
+            refs["alerts"],
+            "NoDataAvailable",
+            "FailNoData",
+            no_data,
+            catch_to="NotifyFailure",
+            message_path="States.Format('daily-analysis found no store summaries for {} (execution {}). "
+            "Check that the sales files of that day were uploaded and loaded.', $.date, $$.Execution.Name)",
+            subject_path="States.Format('stepworks daily-analysis: no store summaries for {}', $.date)",
+        ),
+        "CalcCompanyMetrics": step("company", "CalcProductMetrics", "$.company", payload=from_snapshot),
+        "CalcProductMetrics": step("products", "BedrockAnalysis", "$.products", payload=from_snapshot),
+        "BedrockAnalysis": {
+            "Type": "Parallel",
+            "Comment": "Statistics decide (stored first), Bedrock explains; a section can be unavailable.",
+            "Branches": [
+                branch("DetectAnomalies", "anomalies", "anomalies"),
+                branch("AnalyzeTrends", "trends", "trends"),
+            ],
+            "ResultPath": "$.analysis",
+            "Catch": asl.catch_all("NotifyFailure"),
+            "Next": "GenerateRecommendations",
+        },
+        **section(
+            "GenerateRecommendations",
+            "recommend",
+            "recommendations",
+            "RecommendationsUnavailable",
+            "$.recommendations",
+            "CombineInsights",
+            "NotifyFailure",
+        ),
+        "CombineInsights": step(
+            "combine",
+            "CheckForBedrockErrors",
+            "$.insights",
+            payload={**step.payload, **combine, "execution.$": "$$.Execution.Name"},
+        ),
+        "CheckForBedrockErrors": asl.choice(
+            "$.insights.value.bedrockFailed", "BooleanEquals", True, "SendBedrockErrorAlert", "GenerateReport"
+        ),
+        "SendBedrockErrorAlert": publish("alerts", "$.insights.value.alert", "GenerateReport"),
+        "GenerateReport": step("report", "SendDailyReport", "$.report"),
+        "SendDailyReport": publish("reports", "$.report.value", "ExportToQuickSight"),
+        "ExportToQuickSight": step("export", None, "$.export"),
+        **i.alert_and_fail(
+            refs["alerts"],
+            "NotifyFailure",
+            "Failed",
+            asl.fail_with_cause("The daily analysis failed (an alert was sent)"),
+            catch_to="Failed",
+            message_path="States.Format('daily-analysis failed (execution {}): {}: {}', "
+            "$$.Execution.Name, $.error.Error, $.error.Cause)",
+            subject="stepworks daily-analysis failed",
+        ),
+    }
+    comment = "Daily analysis: summaries → metrics → anomalies, trends (Bedrock explains) → report → export."
+    return asl.Definition.of({"Comment": comment, "StartAt": "ValidateInput", "TimeoutSeconds": 3600, "States": states})
 
 
 @dataclass
@@ -345,70 +268,54 @@ class DailyAnalysisPipelineArgs:
 
 
 class DailyAnalysisPipeline(pulumi.ComponentResource):
-    """Key, bucket, two topics, nine functions, the state machine, its daily schedule and, with a
-    QuickSight principal, one QuickSight data source per exported dataset."""
+    """Key, bucket, two topics, ten functions, the state machine, its daily schedule and the QuickSight
+    export (manifests; with a QuickSight principal, one data source per dataset)."""
 
     def __init__(self, name: str, args: DailyAnalysisPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:workflows:DailyAnalysisPipeline", name, None, opts)
         stack, settings = args.stack, args.settings
-        owner = PipelineOwner(stack, PIPELINE)
-        tags, child = owner.tags, pulumi.ResourceOptions(parent=self)
+        owner, child = PipelineOwner(stack, PIPELINE), pulumi.ResourceOptions(parent=self)
         self.key = pipeline_key(stack, PIPELINE, "daily-analysis: bucket, topics, logs", parent=self)
-        self.bucket = SecureBucket(
+        self.bucket = bucket = SecureBucket(
             f"{name}-data",
             SecureBucketArgs(
                 key_arn=self.key.arn,
                 access_logs=stack.access_logs,
                 # A snapshot is only the input of its run; history, analysis and exports are kept.
-                expirations=[Expiration("expire-snapshots", SNAPSHOT_PREFIX, settings.snapshot_retention_days)],
-                tags=tags,
+                expirations=[Expiration("expire-snapshots", layout.SNAPSHOT_PREFIX, settings.snapshot_retention_days)],
+                tags=owner.tags,
             ),
             opts=child,
         )
-
-        def topic(suffix: str, display: str, emails: Sequence[str]) -> NotificationTopic:
-            return NotificationTopic(
-                f"{name}-{suffix}",
-                NotificationTopicArgs(
-                    topic_name=f"{stack.owner(PIPELINE)}-{suffix}",
-                    display_name=display,
-                    key_arn=self.key.arn,
-                    account_id=stack.account_id,
-                    emails=emails,
-                    tags=tags,
-                ),
-                opts=child,
+        self.alerts, self.reports = (
+            NotificationTopic(
+                f"{name}-{suffix}", NotificationTopicArgs(owner, suffix, display, self.key.arn, emails), child
             )
-
-        self.alerts = topic("alerts", "stepworks daily-analysis alerts", settings.alert_emails)
-        self.reports = topic("report", "stepworks daily sales report", settings.report_emails)
-        self.categories = self.bucket.put_object(
-            f"{name}-categories", CATEGORIES_KEY, json.dumps(settings.categories, indent=2), "application/json"
-        )
-        self.manifests = [
-            self.bucket.put_object(
-                f"{name}-manifest-{dataset}",
-                manifest_key(dataset),
-                self.bucket.name.apply(lambda bucket, d=dataset: json.dumps(manifest(bucket, d), indent=2)),
-                "application/json",
+            for suffix, display, emails in (
+                ("alerts", "stepworks daily-analysis alerts", settings.alert_emails),
+                ("report", "stepworks daily sales report", settings.report_emails),
             )
-            for dataset in DATASETS
-        ]
-        bucket = self.bucket
-        model_id = settings.model_id or default_model(stack.region)
-        model_count = len(model_arns(model_id, stack.region, "", settings.model_regions))
-        account = pulumi.Output.from_input(stack.account_id)
-        invoke = g.Grant(
-            "BedrockInvokeModel",
-            ("bedrock:InvokeModel",),
-            [
-                account.apply(lambda a, n=n: model_arns(model_id, stack.region, a, settings.model_regions)[n])
-                for n in range(model_count)
-            ],
         )
+        self.categories = bucket.put_object(
+            f"{name}-categories", layout.CATEGORIES_KEY, json.dumps(settings.categories, indent=2), "application/json"
+        )
+        self.quicksight = QuickSightExport(
+            name,
+            QuickSightExportArgs(
+                owner,
+                bucket,
+                layout.DATASETS,
+                layout.EXPORT_PREFIX,
+                layout.MANIFEST_PREFIX,
+                settings.quicksight_principal,
+                moved_from=self,
+            ),
+            opts=child,
+        )
+        model = model_target(settings, stack.region)
         environment = {
             "BUCKET_NAME": bucket.name,
-            "MODEL_ID": model_id,
+            "MODEL_ID": model.model_id,
             "MAX_TOKENS": str(settings.max_tokens),
             "ANOMALY_WEEKS": str(settings.anomaly_weeks),
             "ANOMALY_Z": repr(settings.anomaly_z),
@@ -417,85 +324,47 @@ class DailyAnalysisPipeline(pulumi.ComponentResource):
             "TOP_N": str(settings.top_n),
             **({"BEDROCK_ENDPOINT_URL": settings.bedrock_endpoint_url} if settings.bedrock_endpoint_url else {}),
         }
-        history_read = bucket.read(HISTORY_PREFIX, "ReadHistory")
-        analysis_read = bucket.read(ANALYSIS_PREFIX, "ReadAnalysis")
+        invoke, listing = bedrock.invoke_grant(model, stack.region, stack.account_id), bucket.list()
+        read = {part: bucket.read(prefix, f"Read{part.title()}") for part, prefix in PARTS.items()}
+        write = {part: bucket.write(prefix, f"Write{part.title()}") for part, prefix in PARTS.items()}
 
         def heavy(handler: str, grants: list[g.Grant], **env: pulumi.Input[str]) -> FunctionSpec:
-            return function_spec(
-                settings.functions,
-                f"pipelines.analysis.handlers.{handler}",
-                environment={**environment, **env},
-                grants=grants,
-            )
+            handler = f"pipelines.analysis.handlers.{handler}"
+            return function_spec(settings.functions, handler, environment={**environment, **env}, grants=grants)
 
         def light(handler: str, grants: list[g.Grant]) -> FunctionSpec:
-            return FunctionSpec(
-                f"pipelines.analysis.handlers.{handler}", environment=environment, grants=grants, **LIGHT
-            )
+            handler = f"pipelines.analysis.handlers.{handler}"
+            return FunctionSpec(handler, environment=environment, grants=grants, **LIGHT)
 
+        query = g.table_query(args.summaries_table_arn, args.summaries_key_arn, args.summaries_index)
         functions = {
             "validate": FunctionSpec(
                 INTAKE.handler, INTAKE.memory_mb, INTAKE.timeout_s, environment={"TIMEZONE": settings.timezone}
             ),
             "summaries": heavy(
                 "get_store_summaries",
-                [
-                    *g.table_read(args.summaries_table_arn, args.summaries_key_arn, ("dynamodb:Query",)),
-                    *g.table_read(
-                        pulumi.Output.concat(args.summaries_table_arn, "/index/", args.summaries_index),
-                        args.summaries_key_arn,
-                        ("dynamodb:Query",),
-                    ),
-                    *bucket.write(SNAPSHOT_PREFIX, "WriteSnapshot"),
-                    *bucket.write(HISTORY_PREFIX, "WriteHistory"),
-                    *bucket.list(),
-                ],
+                [*query, *write["snapshot"], *write["history"], *listing],
                 SUMMARY_TABLE_NAME=args.summaries_table_name,
             ),
             "company": heavy(
                 "calc_company_metrics",
-                [
-                    *bucket.read(SNAPSHOT_PREFIX, "ReadSnapshot"),
-                    *history_read,
-                    *bucket.list(),
-                    *bucket.write(HISTORY_PREFIX, "WriteHistory"),
-                    *bucket.write(ANALYSIS_PREFIX, "WriteAnalysis"),
-                ],
+                [*read["snapshot"], *read["history"], *listing, *write["history"], *write["analysis"]],
             ),
             "products": heavy(
                 "calc_product_metrics",
-                [
-                    *bucket.read(SNAPSHOT_PREFIX, "ReadSnapshot"),
-                    *bucket.read(CATEGORIES_KEY, "ReadCategories"),
-                    *bucket.list(),
-                    *bucket.write(HISTORY_PREFIX, "WriteHistory"),
-                    *bucket.write(ANALYSIS_PREFIX, "WriteAnalysis"),
-                ],
+                [*read["snapshot"], *read["categories"], *listing, *write["history"], *write["analysis"]],
             ),
-            "anomalies": heavy(
-                "detect_anomalies",
-                [*history_read, *bucket.list(), *bucket.write(ANALYSIS_PREFIX, "WriteAnalysis"), invoke],
+            "anomalies": heavy("detect_anomalies", [*read["history"], *listing, *write["analysis"], invoke]),
+            "trends": light("analyze_trends", [*read["history"], *listing, *write["analysis"], invoke]),
+            "recommend": light(
+                "generate_recommendations",
+                [*read["analysis"], *listing, *bucket.write(layout.NARRATIVES, "WriteNarrative"), invoke],
             ),
-            "trends": light(
-                "analyze_trends",
-                [*history_read, *bucket.list(), *bucket.write(ANALYSIS_PREFIX, "WriteAnalysis"), invoke],
-            ),
-            "recommend": light("generate_recommendations", [*analysis_read, *bucket.list(), invoke]),
-            "combine": light(
-                "combine_insights", [*analysis_read, *bucket.list(), *bucket.write(ANALYSIS_PREFIX, "WriteAnalysis")]
-            ),
-            "report": light(
-                "generate_report", [*analysis_read, *bucket.list(), *bucket.write(REPORT_PREFIX, "WriteReport")]
-            ),
+            "combine": light("combine_insights", [*read["analysis"], *listing, *write["analysis"]]),
+            "report": light("generate_report", [*read["analysis"], *listing, *write["report"]]),
             "export": heavy(
                 "export_to_quicksight",
-                [
-                    *history_read,
-                    *analysis_read,
-                    *bucket.read(CATEGORIES_KEY, "ReadCategories"),
-                    *bucket.list(),
-                    *bucket.write(EXPORT_PREFIX, "WriteExport"),
-                ],
+                [*read["history"], *read["analysis"], *read["categories"], *listing, *write["export"]],
             ),
         }
         self.pipeline = StepFunctionPipeline(
@@ -516,16 +385,8 @@ class DailyAnalysisPipeline(pulumi.ComponentResource):
         )
         self.schedule = Schedule(
             f"{name}-daily",
-            ScheduleArgs(
-                owner=owner,
-                state_machine_arn=self.pipeline.arn,
-                expression=settings.schedule,
-                timezone=settings.timezone,
-            ),
+            ScheduleArgs(owner, self.pipeline.arn, settings.schedule, timezone=settings.timezone),
             opts=child,
-        )
-        self.data_sources = (
-            self._quicksight(name, owner, settings.quicksight_principal) if settings.quicksight_principal else []
         )
         self.outputs = {
             "bucketName": bucket.name,
@@ -533,56 +394,9 @@ class DailyAnalysisPipeline(pulumi.ComponentResource):
             "scheduleName": self.schedule.name,
             "alertsTopicArn": self.alerts.arn,
             "reportTopicArn": self.reports.arn,
-            "manifestKeys": pulumi.Output.from_input([manifest_key(d) for d in DATASETS]),
+            "manifestKeys": pulumi.Output.from_input(self.quicksight.manifest_keys),
         }
         self.register_outputs(self.outputs)
-
-    def _quicksight(self, name: str, owner: PipelineOwner, principal: str) -> list[aws.quicksight.DataSource]:
-        """A role QuickSight assumes to read the export (nothing else), and one S3 data source per manifest."""
-        stack, child = owner.stack, pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-quicksight-role",
-            path=owner.role_path,
-            assume_role_policy=trust.trust_policy("quicksight.amazonaws.com", stack.account_id),
-            tags=owner.tags,
-            opts=child,
-        )
-        grants = [
-            *self.bucket.read(EXPORT_PREFIX, "ReadExport"),
-            *self.bucket.read(MANIFEST_PREFIX, "ReadManifests"),
-            *self.bucket.list(),
-        ]
-        policy = aws.iam.RolePolicy(
-            f"{name}-quicksight-policy", role=role.id, policy=g.policy_document(grants), opts=child
-        )
-        actions = [
-            "quicksight:DescribeDataSource",
-            "quicksight:DescribeDataSourcePermissions",
-            "quicksight:PassDataSource",
-            "quicksight:UpdateDataSource",
-            "quicksight:DeleteDataSource",
-            "quicksight:UpdateDataSourcePermissions",
-        ]
-        return [
-            aws.quicksight.DataSource(
-                f"{name}-quicksight-{dataset}",
-                data_source_id=f"{stack.owner(PIPELINE)}-{dataset}",
-                name=f"stepworks {dataset} ({stack.name_prefix})",
-                type="S3",
-                parameters=aws.quicksight.DataSourceParametersArgs(
-                    s3=aws.quicksight.DataSourceParametersS3Args(
-                        manifest_file_location=aws.quicksight.DataSourceParametersS3ManifestFileLocationArgs(
-                            bucket=self.bucket.name, key=manifest_key(dataset)
-                        ),
-                        role_arn=role.arn,
-                    )
-                ),
-                permissions=[aws.quicksight.DataSourcePermissionArgs(actions=actions, principal=principal)],
-                tags=owner.tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *self.manifests]),
-            )
-            for dataset in DATASETS
-        ]
 
 
 def build(stack_config: StackConfig, stack: StackContext, built: Mapping[str, Any]) -> pulumi.ComponentResource:

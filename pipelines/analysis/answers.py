@@ -37,3 +37,16 @@ RECOMMENDATIONS = {
         }
     },
 }
+
+
+def longest(schema: dict, char: str = "語") -> object:
+    """The largest answer ``schema`` admits: every property, every array at ``maxItems``, every string
+    at ``maxLength`` of ``char`` (a 3-byte character by default: what sizes the state and the e-mail)."""
+    kind = schema["type"]
+    if kind == "object":
+        return {name: longest(sub, char) for name, sub in schema["properties"].items()}
+    if kind == "array":
+        return [longest(schema["items"], char) for _ in range(schema["maxItems"])]
+    if kind == "string":
+        return char * schema["maxLength"]
+    raise ValueError(f"no longest value of a {kind} schema")

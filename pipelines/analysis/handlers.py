@@ -1,18 +1,21 @@
 """Lambda entry points of daily-analysis (thin: read the day's objects, call pure logic, write results).
 
-Every step gets ``{"date": "YYYY-MM-DD"}`` (CombineInsights also the Bedrock sections) and keeps
-its results in the bucket under keys of that date (``layout``), so a re-run of a date overwrites
-and nothing large travels through the state machine: each step answers a few counts.
+Every step gets ``{"date": "YYYY-MM-DD"}`` (the metrics steps also the snapshot's pointer,
+CombineInsights the Bedrock sections' flags) and keeps its results in the bucket under keys of that
+date (``layout``), so a re-run of a date overwrites and nothing large travels through the state
+machine: each step answers what ``state`` makes of it (counts, flags, pointers; the e-mail cut to fit).
 
 get_store_summaries    the date's summaries (byDate query) → snapshots/…; fills missing history days
                        → {"count", "snapshotKey", "backfilled": [dates]}
-calc_company_metrics   snapshot → history/…/stores.json, analysis/…/company.json → per-currency headline
-calc_product_metrics   snapshot → history/…/products.json, analysis/…/products.json → counts
-detect_anomalies       history (same weekday, N weeks) → analysis/…/anomalies.json → Bedrock prose
-analyze_trends         history (28 days) → analysis/…/trends.json → Bedrock prose
-generate_recommendations  company + anomalies + trends → Bedrock recommendations
-combine_insights       the three sections → analysis/…/insights.json → {"bedrockFailed", "alert", …}
-generate_report        everything above → reports/…/report.txt → {"subject", "message"}
+calc_company_metrics   {date, snapshotKey} → history/…/stores.json, analysis/…/company.json → counts
+calc_product_metrics   {date, snapshotKey} → history/…/products.json, analysis/…/products.json → counts
+detect_anomalies       history (same weekday, N weeks) → analysis/…/anomalies.json; Bedrock prose →
+                       analysis/…/narratives/anomalies.json → {"section", "available", "narrativeKey", …}
+analyze_trends         history (28 days) → analysis/…/trends.json; prose → narratives/trends.json
+generate_recommendations  company + anomalies + trends → Bedrock → narratives/recommendations.json
+combine_insights       the three flags (+ the narratives they point at) → analysis/…/insights.json
+                       → {"bedrockFailed", "unavailable", "alert", "usage"}
+generate_report        everything above → reports/…/report.txt → {"subject", "message" (≤ 32 KiB), …}
 export_to_quicksight   history + anomalies → quicksight/<dataset>/date=…/<dataset>.ndjson
 
 env     BUCKET_NAME; SUMMARY_TABLE_NAME (get_store_summaries); MODEL_ID, MAX_TOKENS,
@@ -29,16 +32,16 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.analysis import anomalies, export, layout, metrics, report, trends
+from pipelines.analysis import anomalies, export, layout, metrics, report, state, trends
 from pipelines.analysis.answers import NARRATIVE, RECOMMENDATIONS
 from pipelines.analysis.categories import CategoryMap
 from pipelines.analysis.errors import SnapshotMissingError
 from pipelines.analysis.history import history_dates, same_weekday_dates, snapshot_rows, trend_dates
-from pipelines.analysis.insights import combine
+from pipelines.analysis.insights import combine, resolve
 from pipelines.analysis.narrator import Narrator
 from pipelines.analysis.request import parse_date
 from pipelines.analysis.storage import AnalysisBucket, ObjectMissing
-from pipelines.common.errors import ConfigurationError, InvalidInputError
+from pipelines.common.errors import ConfigurationError, DataIntegrityError, InvalidInputError
 from pipelines.common.logging import get_logger
 from pipelines.common.settings import int_env, optional_env, require_env
 
@@ -89,11 +92,28 @@ def _require(bucket: AnalysisBucket, key: str, step: str) -> Any:
     return document
 
 
-def _snapshot(bucket: AnalysisBucket, date: str):
+def _snapshot(bucket: AnalysisBucket, event: Mapping[str, Any], date: str):
+    """The records of the snapshot the state points at (``snapshotKey``, GetStoreSummaries' answer)."""
+    key = event.get("snapshotKey")
+    if not isinstance(key, str) or not key.startswith(layout.snapshot_prefix(date)):
+        raise InvalidInputError("snapshotKey", f"must be a snapshot of {date} (GetStoreSummaries' snapshotKey)")
     try:
-        yield from bucket.iter_lines(layout.snapshot_key(date))
+        yield from bucket.iter_lines(key)
     except ObjectMissing:
-        raise SnapshotMissingError(f"no snapshot s3://{bucket.name}/{layout.snapshot_key(date)}") from None
+        raise SnapshotMissingError(f"no snapshot s3://{bucket.name}/{key}") from None
+
+
+def _categories(bucket: AnalysisBucket, step: str) -> CategoryMap:
+    """The categories the program deployed (``config/categories.json``); a ConfigurationError if unusable."""
+    where = f"s3://{bucket.name}/{layout.CATEGORIES_KEY}"
+    try:
+        return CategoryMap.from_setting(bucket.get_json(layout.CATEGORIES_KEY) or {})
+    except (DataIntegrityError, ValueError) as exc:
+        problem = str(exc).removeprefix(f"{where} ")
+        raise ConfigurationError(
+            f"{step}: the categories {where} are unusable ({problem}); `pulumi up` rewrites them from "
+            "stepworks:daily-analysis.categories"
+        ) from None
 
 
 def _stored_days(bucket: AnalysisBucket, dates: list[str], kind: str) -> set[str]:
@@ -122,19 +142,19 @@ def get_store_summaries(event, context):
             bucket.put_json(layout.history_key(day, "products"), metrics.product_rows(rows))
             backfilled.append(day)
     logger.info("snapshot written", extra={"date": date, "stores": count, "backfilled": backfilled})
-    return {"count": count, "snapshotKey": layout.snapshot_key(date), "backfilled": backfilled}
+    return state.summaries(count, date, backfilled)
 
 
 @logger.inject_lambda_context
 def calc_company_metrics(event, context):
     """CalcCompanyMetrics: the day's store rows (stored as history) and the company metrics."""
     date, bucket = _date(event), _bucket()
-    stores = metrics.store_rows(_snapshot(bucket, date))
+    stores = metrics.store_rows(_snapshot(bucket, event, date))
     bucket.put_json(layout.history_key(date, "stores"), stores)
     previous, last_week = (bucket.get_json(layout.history_key(d, "stores")) for d in history_pair(date))
     company = metrics.company_metrics(stores, previous, last_week, ranking_limit=int_env("TOP_N", 10))
     bucket.put_json(layout.analysis_key(date, "company"), company)
-    return report.headline(company)
+    return state.company(company)
 
 
 def history_pair(date: str) -> tuple[str, str]:
@@ -147,14 +167,14 @@ def calc_product_metrics(event, context):
     """CalcProductMetrics: the day's product rows (stored as history) and top/bottom sellers and categories."""
     date, bucket = _date(event), _bucket()
     totals = metrics.ProductTotals()
-    for row in _snapshot(bucket, date):
+    for row in _snapshot(bucket, event, date):
         totals.add(row)
     rows = totals.rows()
     bucket.put_json(layout.history_key(date, "products"), rows)
-    categories = CategoryMap.from_setting(bucket.get_json(layout.CATEGORIES_KEY) or {})
+    categories = _categories(bucket, "CalcProductMetrics")
     products = metrics.product_metrics(rows, categories, limit=int_env("TOP_N", 10))
     bucket.put_json(layout.analysis_key(date, "products"), products)
-    return {"productCount": products["productCount"], "categories": len(products["categories"])}
+    return state.products(products)
 
 
 def _weeks(bucket: AnalysisBucket, date: str, kind: str) -> list[list[dict[str, Any]]]:
@@ -163,15 +183,11 @@ def _weeks(bucket: AnalysisBucket, date: str, kind: str) -> list[list[dict[str, 
     return [bucket.get_json(layout.history_key(d, kind)) or [] for d in dates]
 
 
-def _section(section: str, narrator: Narrator, answer: dict[str, Any], **counts: Any) -> dict[str, Any]:
-    return {
-        "section": section,
-        "available": True,
-        "answer": answer,
-        "usage": narrator.usage.to_dict(),
-        "prompt": PROMPT_VERSIONS[section],
-        **counts,
-    }
+def _section(bucket: AnalysisBucket, date: str, name: str, narrator: Narrator, answer: dict, **counts: int) -> dict:
+    """Store the section's narrative (the model's answer, its token usage); answer the pointer to it."""
+    narrative = {"section": name, "available": True, "answer": answer, "usage": narrator.usage.to_dict()}
+    bucket.put_json(layout.narrative_key(date, name), {**narrative, "prompt": PROMPT_VERSIONS[name], **counts})
+    return state.section(name, date, **counts)
 
 
 @logger.inject_lambda_context
@@ -190,7 +206,7 @@ def detect_anomalies(event, context):
     bucket.put_json(layout.analysis_key(date, "anomalies"), document)
     narrator = _narrator()
     answer = narrator.ask(PROMPT_VERSIONS["anomalies"], date, found[:NARRATED_FINDINGS], NARRATIVE)
-    return _section("anomalies", narrator, answer, findings=len(found))
+    return _section(bucket, date, "anomalies", narrator, answer, findings=len(found))
 
 
 @logger.inject_lambda_context
@@ -204,7 +220,7 @@ def analyze_trends(event, context):
     bucket.put_json(layout.analysis_key(date, "trends"), document)
     narrator = _narrator()
     answer = narrator.ask(PROMPT_VERSIONS["trends"], date, document, NARRATIVE)
-    return _section("trends", narrator, answer, days=len(daily))
+    return _section(bucket, date, "trends", narrator, answer, days=len(daily))
 
 
 @logger.inject_lambda_context
@@ -221,7 +237,7 @@ def generate_recommendations(event, context):
     }
     narrator = _narrator()
     answer = narrator.ask(PROMPT_VERSIONS["recommendations"], date, data, RECOMMENDATIONS)
-    return _section("recommendations", narrator, answer)
+    return _section(bucket, date, "recommendations", narrator, answer)
 
 
 @logger.inject_lambda_context
@@ -231,14 +247,13 @@ def combine_insights(event, context):
     analysis, recommendations = event.get("analysis"), event.get("recommendations")
     if not isinstance(analysis, list) or not isinstance(recommendations, Mapping):
         raise InvalidInputError("analysis", "CombineInsights needs the two Bedrock branches and the recommendations")
-    insights = combine(date, str(event.get("execution", "")), [*analysis, recommendations], require_env("MODEL_ID"))
+    try:
+        sections = resolve(date, [*analysis, recommendations], bucket.get_json)
+    except ValueError as exc:
+        raise SnapshotMissingError(f"CombineInsights: {exc}") from None
+    insights = combine(date, str(event.get("execution", "")), sections, require_env("MODEL_ID"))
     bucket.put_json(layout.analysis_key(date, "insights"), insights)
-    return {
-        "bedrockFailed": bool(insights["unavailable"]),
-        "unavailable": [item["section"] for item in insights["unavailable"]],
-        "alert": report.bedrock_alert(insights),
-        "usage": insights["usage"]["total"],
-    }
+    return state.insights(insights)
 
 
 @logger.inject_lambda_context
@@ -253,7 +268,7 @@ def generate_report(event, context):
         raise SnapshotMissingError(f"GenerateReport needs the company metrics and insights of {date}")
     subject, message = report.render(date, **parts)
     bucket.put_text(layout.report_key(date), f"Subject: {subject}\n\n{message}")
-    return {"subject": subject, "message": message, "reportKey": layout.report_key(date)}
+    return state.report_message(subject, message, bucket.name, date)
 
 
 @logger.inject_lambda_context
@@ -263,7 +278,7 @@ def export_to_quicksight(event, context):
     stores = _require(bucket, layout.history_key(date, "stores"), "ExportToQuickSight")
     products = _require(bucket, layout.history_key(date, "products"), "ExportToQuickSight")
     found = bucket.get_json(layout.analysis_key(date, "anomalies")) or {"findings": []}
-    categories = CategoryMap.from_setting(bucket.get_json(layout.CATEGORIES_KEY) or {})
+    categories = _categories(bucket, "ExportToQuickSight")
     datasets = export.datasets(date, stores, products, found["findings"], categories)
     written = {name: bucket.put_lines(layout.export_key(name, date), rows) for name, rows in datasets.items()}
-    return {"date": date, "rows": written}
+    return state.export(date, written)

@@ -1,11 +1,17 @@
 """CombineInsights (pure): the Bedrock sections, each available or marked unavailable with its cause,
-and the run's token usage per section and in total."""
+and the run's token usage per section and in total.
+
+The state carries each section as a flag: available with a pointer to the narrative its step
+stored, or unavailable with the error Step Functions caught. ``resolve`` reads the narratives the
+pointers name (through a ``load`` adapter) so ``combine`` sees every section whole.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from pipelines.analysis import layout
 from pipelines.common.errors import bounded_message
 
 SECTIONS = ("anomalies", "trends", "recommendations")
@@ -19,6 +25,25 @@ def _unavailable(section: Mapping[str, Any]) -> dict[str, Any]:
         "error": str(section.get("error") or "Unknown"),
         "cause": bounded_message(str(section.get("cause") or "no cause given"), 400),
     }
+
+
+def resolve(date: str, entries: Sequence[Any], load: Callable[[str], Mapping[str, Any] | None]) -> list[Any]:
+    """The sections whole: an available entry's narrative loaded from its pointer (which must be the key of
+    that section and date, ``layout.narrative_key``); an unavailable one as it is. ValueError if a pointer
+    is wrong or its narrative missing."""
+    sections = []
+    for entry in entries:
+        if not (isinstance(entry, Mapping) and entry.get("available")):
+            sections.append(entry)
+            continue
+        name, pointer = entry.get("section"), entry.get("narrativeKey")
+        if name not in SECTIONS or pointer != layout.narrative_key(date, name):
+            raise ValueError(f"section {name!r} points at {pointer!r}, not at its narrative of {date}")
+        narrative = load(pointer)
+        if not isinstance(narrative, Mapping) or narrative.get("section") != name:
+            raise ValueError(f"the narrative of {name} for {date} ({pointer}) is missing or not that section's")
+        sections.append(narrative)
+    return sections
 
 
 def combine(date: str, execution: str, sections: Sequence[Mapping[str, Any]], model: str) -> dict[str, Any]:

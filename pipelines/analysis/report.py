@@ -3,7 +3,9 @@
 The report leads with the figures, then what the statistics found, then the model's prose and
 recommendations; a section the model could not write says so and why, while the computed
 findings beside it are still listed. Lists are cut to what fits an e-mail (the full results
-are in the bucket and the export), so the message stays far under SNS's 256 KB.
+are in the bucket and the export). The text travels through the state machine to SNS, so
+``bounded`` cuts it to ``MESSAGE_LIMIT_BYTES`` of UTF-8 (SNS allows 256 KB; the pipeline keeps its
+whole state under 64 KB) with a last line naming the object that holds the full report.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 from pipelines.analysis.money import money, percent
 
 SUBJECT_LIMIT = 100  # SNS e-mail subjects: at most 100 characters
+# The e-mail text in the state: 32 KiB of UTF-8 leaves the rest of the state ample room under 64 KB.
+MESSAGE_LIMIT_BYTES = 32 * 1024
 LISTED = 10
 WIDTH = 72
 
@@ -196,3 +200,17 @@ def render(
         f"Execution {insights['execution']}.",
     ]
     return subject(date, company), "\n".join(lines) + "\n"
+
+
+def bounded(body: str, location: str, limit: int = MESSAGE_LIMIT_BYTES) -> str:
+    """``body`` if its UTF-8 fits ``limit`` bytes; else its start, cut at a line end (never inside a
+    character), and a last line saying the report is cut and where the whole of it is."""
+    if len(body.encode("utf-8")) <= limit:
+        return body
+    footer = f"\n[… the report is cut here to fit the e-mail; the full report is at {location}]\n"
+    room = limit - len(footer.encode("utf-8"))
+    if room <= 0:
+        raise ValueError(f"a limit of {limit} bytes leaves no room for the report")
+    start = body.encode("utf-8")[:room].decode("utf-8", "ignore")
+    line_end = start.rfind("\n")
+    return (start[:line_end] if line_end > len(start) // 2 else start) + footer

@@ -1,8 +1,9 @@
 """The S3 side of daily-analysis: JSON and NDJSON objects by key, S3's failures as the pipeline's.
 
 A missing object is ``None`` (the bucket grants ``s3:ListBucket``, so S3 answers 404, not 403);
-a refusal is a ConfigurationError (the grants are wrong, a retry cannot help); anything else is
-UpstreamUnavailableError, which the state machine retries.
+a refusal is a ConfigurationError (the grants are wrong, a retry cannot help); an object that is
+not the JSON it should be is a DataIntegrityError (a retry would read the same bytes); anything
+else is UpstreamUnavailableError, which the state machine retries.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.common.aws import client
-from pipelines.common.errors import ConfigurationError, UpstreamUnavailableError
+from pipelines.common.errors import ConfigurationError, DataIntegrityError, UpstreamUnavailableError, bounded_message
 from pipelines.common.jsontext import utf8_json
 
 _MISSING = {"NoSuchKey", "404"}
@@ -58,9 +59,14 @@ class AnalysisBucket:
         try:
             body = self._call("get_object", key)["Body"]
             with self._errors("get_object", key):
-                return json.loads(body.read())
+                data = body.read()
         except ObjectMissing:
             return None
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problem = bounded_message(str(exc), 120)
+            raise DataIntegrityError(f"s3://{self.name}/{key} is not JSON ({problem})") from None
 
     def iter_lines(self, key: str) -> Iterator[dict[str, Any]]:
         """The NDJSON object's records, read as a stream (one line in memory at a time)."""

@@ -4,7 +4,8 @@ The module's sandbox deploys daily-analysis and the uploads pipeline it reads. I
 the way production makes it: a generated file of 29 days (four weeks of history and the day)
 uploaded under ``uploads/`` (S3 → EventBridge → uploads run → store-day summaries), plus a second
 file that puts one store at 5x its usual revenue yesterday. The Bedrock Runtime fake answers
-Converse and fails on request (``fail_next``); SNS messages are read from the topics.
+Converse and fails on request (``fail_next``); SNS messages are read from the topics. Every run's
+largest state (input or output of any state in its history) is held under 64 KB.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import pytest
 
 from infra.sandbox import interpreter
 from infra.sandbox.uploads import upload_and_find_run
-from pipelines.analysis.layout import DATASETS, analysis_key, export_key, manifest_key
+from pipelines.analysis.layout import CATEGORIES_KEY, DATASETS, analysis_key, export_key, history_key, manifest_key
 from pipelines.uploads import generate
 
 DEPLOYED = ["daily-analysis"]
 DAYS = 29
 DATA = {"stores": 4, "days": DAYS, "lines": 10_000, "seed": 7, "products": 200}
 SPIKE_STORE = "S002"
+STATE_LIMIT = 64 * 1024
 TODAY = datetime.datetime.now(datetime.UTC).date()
 YESTERDAY = TODAY - datetime.timedelta(days=1)
 FIRST_DAY = TODAY - datetime.timedelta(days=DAYS)
@@ -70,6 +72,24 @@ def _keys(sandbox, bucket: str, date: str) -> dict[str, str]:
     return {o["Key"]: o["ETag"] for page in listed for o in page.get("Contents", []) if f"date={date}/" in o["Key"]}
 
 
+def _largest_state(execution) -> int:
+    """The largest input or output of any state in the execution's history, in UTF-8 bytes."""
+    sizes = [
+        len(value.encode("utf-8"))
+        for event in execution.history
+        for key, details in event.items()
+        if key.endswith("EventDetails") and isinstance(details, dict)
+        for field in ("input", "output")
+        if isinstance(value := details.get(field), str)
+    ]
+    assert len(sizes) >= 2 * execution.transitions, "every state's input and output is in the history"
+    return max(sizes)
+
+
+def _states_entered(execution) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in execution.history if e["type"].endswith("StateEntered")]
+
+
 def _run_date(sandbox, outputs, date: str):
     arn = sandbox.start(outputs["stateMachineArn"], {"date": date})
     return sandbox.wait(arn, timeout_s=300)
@@ -100,6 +120,13 @@ def test_the_scheduled_run_analyses_yesterday_and_retries_a_bedrock_throttle(san
     assert insights["unavailable"] == []
     assert insights["usage"]["total"]["calls"] == 3 and insights["usage"]["total"]["inputTokens"] > 0
     assert sandbox.published(month["alertsTopicArn"]) == []
+    # No model answer travels in the state: the sections are pointers to their stored narratives.
+    (analysis,) = [e for e in execution.history if e["type"] == "ParallelStateExited"]
+    sections = json.loads(analysis["stateExitedEventDetails"]["output"])["analysis"]
+    assert [s["narrativeKey"] for s in sections] == [
+        f"analysis/date={YESTERDAY.isoformat()}/narratives/{name}.json" for name in ("anomalies", "trends")
+    ]
+    assert "summary" not in json.dumps(sections) and 0 < _largest_state(execution) < STATE_LIMIT
 
 
 def test_the_planted_spike_is_flagged_and_named_in_the_report_and_the_export(sandbox, month, scheduled_run):
@@ -148,6 +175,7 @@ def test_trends_failing_leaves_them_unavailable_alerts_and_the_report_says_why(s
     _, report = sandbox.published(month["reportTopicArn"])[-1]
     assert "[trends narrative unavailable: BedrockUnavailableError" in report
     assert "28-day average" in report  # the computed trends are still there
+    assert _largest_state(execution) < STATE_LIMIT
     rerun_keys = _keys(sandbox, month["bucketName"], date)
     first_keys = scheduled_run[2]
     assert rerun_keys.keys() == first_keys.keys()
@@ -173,6 +201,55 @@ def test_a_date_without_summaries_alerts_and_fails_with_no_data(sandbox, month):
     assert execution.status == "FAILED" and execution.error == "NoDataAvailable"
     subjects = [subject for subject, _ in sandbox.published(month["alertsTopicArn"])]
     assert "stepworks daily-analysis: no store summaries for 2001-01-01" in subjects
+
+
+def _replaced(sandbox, bucket: str, key: str, body: bytes):
+    """Put ``body`` at ``key`` for the duration of a ``with`` block, then the original bytes back."""
+    s3 = sandbox.client("s3")
+    original = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    class Replaced:
+        def __enter__(self):
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+        def __exit__(self, *exc):
+            s3.put_object(Bucket=bucket, Key=key, Body=original)
+
+    return Replaced()
+
+
+def test_a_failure_outside_the_bedrock_steps_alerts_naming_the_cause_and_fails_without_a_report(sandbox, month):
+    """The categories config CalcProductMetrics reads is corrupt: no retry, NotifyFailure, FAILED."""
+    date, bucket = (YESTERDAY - datetime.timedelta(days=2)).isoformat(), month["bucketName"]
+    alerts, reports = (len(sandbox.published(month[topic])) for topic in ("alertsTopicArn", "reportTopicArn"))
+    with _replaced(sandbox, bucket, CATEGORIES_KEY, b'{"fresh": ["P0000"'):
+        execution = _run_date(sandbox, month, date)
+    assert execution.status == "FAILED" and execution.error == "ConfigurationError", execution.cause_text()
+    assert f"CalcProductMetrics: the categories s3://{bucket}/{CATEGORIES_KEY} are unusable" in execution.cause_text()
+    entered = _states_entered(execution)
+    assert entered[-3:] == ["CalcProductMetrics", "NotifyFailure", "Failed"]
+    assert "GenerateReport" not in entered and "BedrockAnalysis" not in entered
+    (subject, alert), *_ = sandbox.published(month["alertsTopicArn"])[alerts:]
+    assert subject == "stepworks daily-analysis failed"
+    assert f"(execution {execution.arn.rsplit(':', 1)[1]}): ConfigurationError:" in alert
+    assert "CalcProductMetrics: the categories" in alert and "is not JSON" in alert
+    assert len(sandbox.published(month["reportTopicArn"])) == reports  # no report was sent
+    assert _largest_state(execution) < STATE_LIMIT
+
+
+def test_a_non_bedrock_failure_inside_a_bedrock_branch_fails_the_parallel_alerts_and_fails(sandbox, month):
+    """A week of product history DetectAnomalies reads is corrupt: not a Bedrock failure, so the
+    section is not marked unavailable; the branch fails, and the Parallel's catch alerts and fails."""
+    date = YESTERDAY - datetime.timedelta(days=3)
+    week_before = history_key((date - datetime.timedelta(days=7)).isoformat(), "products")
+    alerts = len(sandbox.published(month["alertsTopicArn"]))
+    with _replaced(sandbox, month["bucketName"], week_before, b"[{"):
+        execution = _run_date(sandbox, month, date.isoformat())
+    assert execution.status == "FAILED" and execution.error == "DataIntegrityError", execution.cause_text()
+    entered = _states_entered(execution)
+    assert "DetectAnomaliesUnavailable" not in entered and entered[-2:] == ["NotifyFailure", "Failed"]
+    (subject, alert), *_ = sandbox.published(month["alertsTopicArn"])[alerts:]
+    assert subject == "stepworks daily-analysis failed" and f"{week_before} is not JSON" in alert
 
 
 @pytest.mark.parametrize(

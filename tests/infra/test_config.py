@@ -506,3 +506,20 @@ def test_the_sandbox_services_turn_the_sandbox_setting_on():
         finally:
             services.stop()
         assert overrides["stepworks:sandboxLoopbackHttp"] is True
+
+
+def test_a_parsed_setting_names_the_key_when_its_parser_refuses_the_value():
+    section = Section("stepworks:daily-analysis", {"categories": {"fresh": "P00"}})
+    with pytest.raises(ConfigError, match=r"^stepworks:daily-analysis\.categories: "):
+        section.parsed("categories", {}, lambda raw: dict.fromkeys(raw["fresh"] + 1))
+    assert Section("s", {}).parsed("categories", {"a": 1}, dict) == {"a": 1}
+
+
+def test_a_matching_setting_is_checked_whole_against_its_pattern():
+    import re
+
+    pattern = re.compile(r"arn:[a-z]+")
+    assert Section("s", {"p": "arn:x"}).matching("p", pattern, "an ARN") == "arn:x"
+    assert Section("s", {}).matching("p", pattern, "an ARN") is None
+    with pytest.raises(ConfigError, match=r"^s:p: 'arn:x1' is not an ARN$"):
+        Section("s", {"p": "arn:x1"}).matching("p", pattern, "an ARN")

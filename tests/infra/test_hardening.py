@@ -25,6 +25,7 @@ def _existing_vpc() -> dict:
     return {**config, "stepworks:incidents": incidents}
 
 
+QUICKSIGHT_PRINCIPAL = "arn:aws:quicksight:us-west-2:123456789012:user/default/analyst"
 VARIANTS = {
     "radar reads its registry from a provider": lambda: _with("radar", providerUrl="https://registry.example.com/o"),
     "incidents in an existing VPC": _existing_vpc,
@@ -32,6 +33,12 @@ VARIANTS = {
         "greeting", jwtIssuer="https://id.example.com/", jwtAudience=["stepworks"]
     ),
     "greeting with reserved concurrency": lambda: _with("greeting", reservedConcurrency=5),
+    "daily-analysis with a QuickSight principal and e-mail subscriptions": lambda: _with(
+        "daily-analysis",
+        quicksightPrincipal=QUICKSIGHT_PRINCIPAL,
+        alertEmails=["oncall@example.com"],
+        reportEmails=["sales@example.com", "ceo@example.com"],
+    ),
 }
 _runs: dict[str, object] = {}
 
@@ -120,6 +127,19 @@ def test_a_pipeline_with_reserved_concurrency_is_held_to_it_not_exempted():
     assert {e.resource.name for e in result.exempted} == {
         f.name for f in program.of_type("aws:lambda/function:Function") if f.name != "greeting-hello-function"
     }
+
+
+def test_the_quicksight_role_conditions_on_the_account_and_is_exempt_from_source_arn_with_the_tables_reason():
+    program = variant("daily-analysis with a QuickSight principal and e-mail subscriptions")
+    report = check(program.resources, ACCOUNT_ID, REGION)
+    (role,) = [
+        r.name
+        for r in program.of_type("aws:iam/role:Role")
+        if "quicksight.amazonaws.com" in r.inputs["assumeRolePolicy"]
+    ]
+    assert role not in {e.resource.name for e in report.result("SW-IAM2").exempted}
+    exempt = {e.resource.name: e.reason for e in report.result("SW-IAM3").exempted}
+    assert "SERVICES['quicksight.amazonaws.com']" in exempt[role] and "aws:SourceArn" in exempt[role]
 
 
 # -- python -m infra check ------------------------------------------------------------------------

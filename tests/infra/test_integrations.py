@@ -48,6 +48,25 @@ def test_lambda_invoke_with_a_result_path_keeps_the_input_and_adds_the_value():
     assert "OutputPath" not in task.state
 
 
+def test_a_task_in_a_branch_without_catch_to_catches_only_its_named_errors_and_the_rest_rises():
+    named = asl.catch(["Custom.Error"], "Fallback")
+    task = i.lambda_invoke(FUNCTION, retries=[], next_state=None, timeout_s=30, catch_to=None, catches=[named])
+    assert task.state["Catch"] == [named]
+    inner = {"StartAt": "Step", "States": {"Step": task, "Fallback": {"Type": "Pass", "End": True}}}
+    parallel = {"Type": "Parallel", "Branches": [inner], "Catch": asl.catch_all("Failed"), "End": True}
+    definition = asl.Definition.of({"StartAt": "Both", "States": {"Both": parallel, "Failed": {"Type": "Fail"}}})
+    assert asl.check_definition(definition.document) == []
+    # The same catch-all to a top-level state, inside the branch, is what AWS rejects.
+    inner["States"]["Step"] = i.lambda_invoke(FUNCTION, retries=[], catches=[named], **COMMON)
+    broken = asl.Definition.of({"StartAt": "Both", "States": {"Both": parallel, "Failed": {"Type": "Fail"}}})
+    assert "Both.Branches[0]: Step goes to missing state 'Failed'" in asl.check_definition(broken.document)
+
+
+def test_a_task_without_catch_to_must_name_the_errors_it_catches():
+    with pytest.raises(ValueError, match="must name the errors it catches"):
+        i.lambda_invoke(FUNCTION, retries=[], next_state=None, timeout_s=30, catch_to=None)
+
+
 def test_a_token_task_must_pass_the_token_and_gets_a_timeout_and_heartbeat():
     payload = {"token.$": "$$.Task.Token", "story.$": "$.story"}
     task = i.lambda_invoke_for_token(FUNCTION, payload=payload, retries=[], timeout_s=86400, heartbeat_s=3600,
@@ -206,3 +225,44 @@ def test_task_callbacks_are_the_one_place_their_wildcard_is_allowed():
     assert callbacks.resources == ["*"]
     assert set(callbacks.actions) <= g.WILDCARD_ONLY_ACTIONS
     assert set(callbacks.actions) == {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+
+
+def test_alert_and_fail_publishes_passing_the_state_through_then_fails():
+    states = i.alert_and_fail(TOPIC, "Alert", "Stop", asl.fail_with_cause("stopped"), catch_to="Stop",
+                              message_path="$.why", subject="it failed")  # fmt: skip
+    assert list(states) == ["Alert", "Stop"]
+    alert = states["Alert"]
+    assert alert.state["Parameters"] == {"TopicArn": TOPIC.arn, "Message.$": "$.why", "Subject": "it failed"}
+    assert (alert.state["ResultPath"], alert.state["Next"], alert.state["Catch"][-1]["Next"]) == (None, "Stop", "Stop")
+    assert states["Stop"]["Type"] == "Fail"
+    with pytest.raises(ValueError, match="must be a Fail state"):
+        i.alert_and_fail(TOPIC, "Alert", "Stop", {"Type": "Pass"}, catch_to="Stop", message_path="$.why")
+
+
+def test_lambda_steps_share_retries_timeout_catch_and_payload_and_a_keyword_overrides_one():
+    retries = asl.lambda_retries(())
+    steps = i.LambdaSteps({"f": FUNCTION}, retries, 90, "Failed", payload={"date.$": "$.date"})
+    task = steps("f", "Next", "$.out")
+    assert task.state["Parameters"] == {"FunctionName": FUNCTION, "Payload": {"date.$": "$.date"}}
+    assert (task.state["TimeoutSeconds"], task.state["Retry"], task.state["Next"]) == (90, retries, "Next")
+    assert task.state["Catch"] == asl.catch_all("Failed")
+    assert steps("f", None, timeout_s=10).state["TimeoutSeconds"] == 10
+
+
+def test_a_one_rule_choice_goes_to_then_or_otherwise():
+    assert asl.choice("$.n", "NumericEquals", 0, "None", "Some") == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.n", "NumericEquals": 0, "Next": "None"}],
+        "Default": "Some",
+    }
+
+
+def test_a_query_grant_of_an_index_names_the_index_and_the_table_with_the_key():
+    from infra.components import grants as g
+
+    grants = [g.resolved(grant) for grant in g.table_query(TABLE.arn, KEY, "byDate")]
+    policy = render_policy(grants)["Statement"]
+    (query,) = [s for s in policy if s["Action"] == ["dynamodb:Query"]]
+    assert query["Resource"] == [TABLE.arn, f"{TABLE.arn}/index/byDate"]
+    assert [s["Action"] for s in policy if s["Resource"] == [KEY]] == [["kms:Decrypt", "kms:DescribeKey"]]
+    assert [r for grant in g.table_query(TABLE.arn) for r in grant.resources] == [TABLE.arn]

@@ -206,3 +206,37 @@ def test_static_checks_catch_broken_definitions(mutate, problem):
     definition = greeting.definition({"hello": "arn", "table": TABLE}).document
     mutate(definition)
     assert any(problem in p for p in asl.check_definition(definition)), asl.check_definition(definition)
+
+
+def test_every_state_machine_the_program_renders_passes_the_static_checks(dev_program):
+    machines = {
+        m.inputs["name"]: json.loads(m.inputs["definition"])
+        for m in dev_program.of_type("aws:sfn/stateMachine:StateMachine")
+    }
+    # Every pipeline's machine (and the uploads trigger's router) is checked, not only some.
+    assert set(machines) == {
+        "sw-dev-greeting", "sw-dev-radar", "sw-dev-incidents", "sw-dev-uploads", "sw-dev-uploads-start",
+        "sw-dev-daily-analysis",
+    }  # fmt: skip
+    for name, definition in machines.items():
+        assert asl.check_definition(definition) == [], name
+
+
+def test_a_definition_failing_the_static_checks_stops_the_program_naming_the_machine_and_problem(monkeypatch):
+    from infra.sandbox.mocks import RecordingMocks
+    from infra.sandbox.program import ProgramError, load_stack_file, run_program
+
+    original = greeting.definition
+
+    def broken(refs):
+        rendered = original(refs)
+        rendered.document["States"]["InvokeLambda"]["Catch"][0]["Next"] = "Nowhere"
+        return rendered
+
+    monkeypatch.setattr(greeting, "definition", broken)
+    config = {**load_stack_file("dev"), "stepworks:pipelines": ["greeting"]}
+    with pytest.raises(ProgramError) as raised:
+        run_program(RecordingMocks(), config, stack="dev")
+    message = str(raised.value)
+    assert "state machine sw-dev-greeting" in message
+    assert "top level: InvokeLambda goes to missing state 'Nowhere'" in message

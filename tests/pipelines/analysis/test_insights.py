@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.analysis.insights import SECTIONS, combine
+from pipelines.analysis.insights import SECTIONS, combine, resolve
 
 NARRATIVE = {"summary": "Nothing unusual.", "highlights": []}
 ADVICE = {"recommendations": [{"action": "Restock BAK-001", "reason": "It sold out by noon."}]}
@@ -155,3 +155,41 @@ def test_missing_section_is_refused_naming_it():
 def test_no_sections_at_all_are_refused_naming_every_one():
     with pytest.raises(ValueError, match="anomalies, trends, recommendations"):
         combine("2026-11-20", "exec-1", [], "model-a")
+
+
+# -- resolve: the sections whole, from the flags and pointers the state carries --------------------
+
+
+def pointer(section: str, date: str = "2026-11-20") -> dict:
+    return {"section": section, "available": True, "narrativeKey": f"analysis/date={date}/narratives/{section}.json"}
+
+
+def test_resolve_loads_each_available_sections_narrative_by_its_pointer_and_keeps_the_unavailable_ones():
+    stored = {f"analysis/date=2026-11-20/narratives/{s['section']}.json": s for s in all_available()}
+    entries = [pointer("anomalies"), unavailable("trends"), pointer("recommendations")]
+    sections = resolve("2026-11-20", entries, stored.get)
+    assert sections == [all_available()[0], unavailable("trends"), all_available()[2]]
+    insights = combine("2026-11-20", "exec-1", sections, "model-a")
+    assert insights["sections"]["recommendations"]["answer"] == ADVICE
+    assert [u["section"] for u in insights["unavailable"]] == ["trends"]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pointer("anomalies", date="2026-11-19"),  # another date's narrative
+        {**pointer("anomalies"), "narrativeKey": "analysis/date=2026-11-20/narratives/trends.json"},
+        {**pointer("anomalies"), "narrativeKey": None},
+        {**pointer("forecast")},
+    ],
+)
+def test_resolve_refuses_a_pointer_that_is_not_the_sections_narrative_of_the_date(entry):
+    with pytest.raises(ValueError, match="points at"):
+        resolve("2026-11-20", [entry], lambda key: all_available()[0])
+
+
+def test_resolve_refuses_a_missing_narrative_or_another_sections():
+    with pytest.raises(ValueError, match="missing or not that section's"):
+        resolve("2026-11-20", [pointer("trends")], lambda key: None)
+    with pytest.raises(ValueError, match="missing or not that section's"):
+        resolve("2026-11-20", [pointer("trends")], lambda key: all_available()[0])

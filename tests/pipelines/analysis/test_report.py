@@ -17,6 +17,8 @@ from datetime import date, timedelta
 import pytest
 
 from pipelines.analysis import anomalies, metrics, report, trends
+from pipelines.analysis.answers import NARRATIVE as NARRATIVE_SCHEMA
+from pipelines.analysis.answers import RECOMMENDATIONS, longest
 from pipelines.analysis.categories import CategoryMap
 from pipelines.analysis.insights import combine
 from pipelines.analysis.money import money
@@ -430,3 +432,42 @@ def test_headline_holds_no_rankings_and_stays_small_with_many_stores():
 def test_money_in_the_report_is_formatted_like_money():
     # The report's format for every amount: thousands separators, two decimals, the code after.
     assert money(123456, "USD") == "1,234.56 USD"
+
+
+# --- bounded: the e-mail text in the state --------------------------------------------------------------
+
+WHERE = "s3://bucket-1/reports/date=2026-11-20/report.txt"
+
+
+def test_a_report_within_the_limit_is_sent_whole(render):
+    body = render()
+    assert report.bounded(body, WHERE) == body
+
+
+def test_a_report_with_every_answer_at_its_longest_in_3_byte_characters_is_cut_to_the_limit_naming_the_object(
+    company, products, found, trend
+):
+    sections = [
+        {"section": name, "available": True, "answer": longest(schema), "usage": {}, "prompt": "p"}
+        for name, schema in (("anomalies", NARRATIVE_SCHEMA), ("trends", NARRATIVE_SCHEMA))
+    ] + [{"section": "recommendations", "available": True, "answer": longest(RECOMMENDATIONS), "prompt": "p"}]
+    document = combine(D, "run-1", sections, "model-a")
+    _, body = report.render(D, company=company, products=products, anomalies=found, trends=trend, insights=document)
+    assert len(body.encode("utf-8")) > report.MESSAGE_LIMIT_BYTES  # the case the limit is for
+    message = report.bounded(body, WHERE)
+    assert len(message.encode("utf-8")) <= report.MESSAGE_LIMIT_BYTES
+    assert message.endswith(f"the full report is at {WHERE}]\n")
+    kept = message.rsplit("\n[…", 1)[0]
+    assert body.startswith(kept) and body[len(kept)] == "\n"  # cut at a line end, whole characters
+    assert "Headline figures" in message and "EUR: revenue" in message
+
+
+def test_a_cut_never_splits_a_character_even_without_a_line_end_nearby():
+    body = "語" * 20_000
+    message = report.bounded(body, WHERE, limit=10_000)
+    assert len(message.encode("utf-8")) <= 10_000 and message.startswith("語" * 3000)
+
+
+def test_a_limit_too_small_for_the_pointer_line_is_refused():
+    with pytest.raises(ValueError, match="no room"):
+        report.bounded("x" * 100, WHERE, limit=40)
