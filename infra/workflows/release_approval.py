@@ -162,11 +162,8 @@ def definition(refs: Mapping[str, Any]) -> asl.Definition:
         refs["load"],
         retries=asl.lambda_retries(RETRYABLE_ERRORS),
         payload={"inputKey.$": "$.inputKey", "versionId.$": "$.versionId", "executionName.$": "$$.Execution.Name"},
-        result_path="$.request",
-        result_selector={
-            name: f"$.Payload.{name[:-2]}"
-            for name in ("storyId.$", "packages.$", "environment.$", "requester.$", "description.$")
-        },
+        # The state becomes {"request": <the checked request, with its inputKey and versionId>}.
+        result_selector={"request.$": "$.Payload"},
         next_state="CallServices",
         timeout_s=task_timeout,
         comment="Reads inputs/<name>.json and checks it against the release request schema.",

@@ -35,6 +35,8 @@ from pipelines.common.inputs import described, quote
 APPROVED, REJECTED, NO_DECISION, FAILED = "approved", "rejected", "no-decision", "failed"
 REJECTED_ERROR = "ReleaseRejected"
 NO_DECISION_ERROR = "NoDecision"
+# What a failure Step Functions named (States.Runtime, another task's States.Timeout …) ends as.
+STEP_FAILED_ERROR = "ReleaseStepFailed"
 WAIT_TIMEOUTS = frozenset({"States.Timeout", "States.HeartbeatTimeout"})
 SERVICE_NAMES = ("validation", "deployment", "notification")
 RESULTS_PREFIX, LOGS_PREFIX = "outputs/", "logs/"
@@ -42,7 +44,8 @@ MAX_CAUSE_CHARS = 500
 MAX_LOG_CAUSE_CHARS = 160
 MAX_LOG_LINES = 2000
 # Long unbroken base64-ish runs (task tokens are ~700 such characters) are never printed in the log.
-_TOKEN_LIKE = re.compile(r"[A-Za-z0-9+/=_-]{64,}")
+# Longer than any execution name (at most 80 characters), which a cause may name and must keep.
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9+/=_-]{81,}")
 _EXECUTION_NAME = re.compile(r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}")
 
 
@@ -131,7 +134,11 @@ def decide_outcome(event: Mapping[str, Any], wait_timeout_s: int = 86_400) -> Ou
             comment = " ".join(str(rejected.get("comment") or "").split())
             cause = bounded_message(f"rejected by {who}" + (f": {comment}" if comment else ""), MAX_CAUSE_CHARS)
             return Outcome(REJECTED, REJECTED_ERROR, cause, rejected)
-        return Outcome(FAILED, bounded_message(name, 256), short_cause(error.get("Cause")) or name)
+        cause = short_cause(error.get("Cause")) or name
+        if name.startswith("States."):
+            # A Fail state may not raise a States.* name (it would end in a runtime error instead).
+            return Outcome(FAILED, STEP_FAILED_ERROR, bounded_message(f"{name}: {cause}", MAX_CAUSE_CHARS))
+        return Outcome(FAILED, bounded_message(name, 256), cause)
     if isinstance(decision, Mapping) and decision.get("decision") in (APPROVED, REJECTED):
         chosen = {k: decision.get(k) for k in ("decision", "comment", "decidedBy", "decidedAt")}
         if chosen["decision"] == APPROVED:

@@ -88,7 +88,7 @@ def test_an_approved_release_succeeds_and_writes_its_result_and_log(sandbox, fak
     assert document["decision"]["decision"] == "approved"
     assert document["decision"]["decidedBy"] == "bob@example.com"
     assert document["decision"]["comment"] == "ship it"
-    by_service = {entry["service"]: entry for entry in document["services"]}
+    by_service = document["services"]
     assert set(by_service) == {"validation", "deployment", "notification"}
     assert [d["package"] for d in by_service["deployment"]["deployments"]] == ["billing-api@2.4.1", "web@7.0.0"]
     assert len(services.performed("deployment")) == 2
@@ -204,7 +204,7 @@ def test_the_validation_service_refusing_the_token_fails_before_the_wait_with_no
     assert token_item(sandbox, story_id) is None
     assert len(services.calls("validation")) == 1  # a 401 is never retried
     document, _ = outputs_of(sandbox, arn)
-    assert document["outcome"] == "failed" and "validation" in document["error"]["Cause"]
+    assert document["outcome"] == "failed" and "validation" in document["error"]["cause"]
 
 
 def test_a_second_request_for_a_story_already_waiting_fails_clearly_and_leaves_the_first_waiting(sandbox, fakes):
@@ -238,7 +238,7 @@ def test_a_manual_start_with_the_input_key_reruns_a_request_whose_upload_run_fai
 @pytest.mark.parametrize(
     "document, error, field",
     [
-        (b"not json", "InvalidReleaseRequestError", "inputs/"),
+        (b"not json", "InvalidReleaseRequestError", "document: is not JSON"),
         (json.dumps({"storyId": "lowercase-1", "packages": ["a"], "environment": "staging",
                      "requester": "a"}).encode(), "InvalidReleaseRequestError", "storyId"),
         (json.dumps({**release("REL-9"), "environment": "moon"}).encode(), "InvalidReleaseRequestError", "environment"),
@@ -251,7 +251,7 @@ def test_a_bad_request_document_fails_naming_it_and_the_result_says_why(sandbox,
     assert result.status == "FAILED" and result.error == error
     assert field in result.cause
     written, log = outputs_of(sandbox, run.execution_arn)
-    assert written["outcome"] == "failed" and written["error"]["Error"] == error
+    assert written["outcome"] == "failed" and written["error"]["error"] == error
     assert log is not None
     services, _ = fakes
     assert services.calls("validation") == []  # nothing was called for a bad document
