@@ -118,6 +118,9 @@ def fail_with_cause(error: str, error_path: str = "$.error.Error", cause_path: s
 
 
 INPUT_REJECTED = "InputRejected"
+# A task's ``catch_to`` inside a Parallel branch or a Map processor whose state catches everything:
+# the task has no Catch of its own, its failure fails the branch and reaches that Catch as it is.
+ENCLOSING_CATCH = "(the enclosing Parallel or Map)"
 
 
 def input_rejected() -> dict:
@@ -168,17 +171,29 @@ class Definition:
 
 
 def _nested_machines(definition: Mapping[str, Any]) -> Iterable[tuple[str, Mapping[str, Any]]]:
-    yield "", definition
+    for where, machine, _ in _machines_and_catchers(definition):
+        yield where, machine
+
+
+def _catches_all(state: Mapping[str, Any]) -> bool:
+    return any(rule.get("ErrorEquals") == ["States.ALL"] for rule in state.get("Catch", []))
+
+
+def _machines_and_catchers(
+    definition: Mapping[str, Any], caught: bool = False
+) -> Iterable[tuple[str, Mapping[str, Any], bool]]:
+    # ``caught``: the Parallel or Map around this machine catches every error of it.
+    yield "", definition, caught
     for name, state in definition.get("States", {}).items():
         if state.get("Type") == "Parallel":
             for i, branch in enumerate(state.get("Branches", [])):
-                for prefix, machine in _nested_machines(branch):
-                    yield f"{name}.Branches[{i}]{prefix}", machine
+                for prefix, machine, inner_caught in _machines_and_catchers(branch, _catches_all(state)):
+                    yield f"{name}.Branches[{i}]{prefix}", machine, inner_caught
         if state.get("Type") == "Map":
             inner = state.get("ItemProcessor") or state.get("Iterator")
             if inner:
-                for prefix, machine in _nested_machines(inner):
-                    yield f"{name}.ItemProcessor{prefix}", machine
+                for prefix, machine, inner_caught in _machines_and_catchers(inner, _catches_all(state)):
+                    yield f"{name}.ItemProcessor{prefix}", machine, inner_caught
 
 
 def _targets(state: Mapping[str, Any]) -> list[str]:
@@ -205,10 +220,10 @@ def passes_task_token(parameters: Any) -> bool:
     return False
 
 
-def _check_task(label: str, name: str, state: Mapping[str, Any]) -> list[str]:
-    problems = [
-        f"{label}: Task {name} has no {key}" for key in ("TimeoutSeconds", "Retry", "Catch") if key not in state
-    ]
+def _check_task(label: str, name: str, state: Mapping[str, Any], caught_around: bool) -> list[str]:
+    # Inside a Parallel or Map that catches everything, a failure may rise to that Catch instead.
+    required = ("TimeoutSeconds", "Retry") if caught_around else ("TimeoutSeconds", "Retry", "Catch")
+    problems = [f"{label}: Task {name} has no {key}" for key in required if key not in state]
     timeout, heartbeat = state.get("TimeoutSeconds"), state.get("HeartbeatSeconds")
     if heartbeat is not None and timeout is not None and heartbeat >= timeout:
         problems.append(f"{label}: Task {name} has HeartbeatSeconds {heartbeat} not below TimeoutSeconds {timeout}")
@@ -223,12 +238,13 @@ def check_definition(definition: Mapping[str, Any]) -> list[str]:
 
     Checks every machine (top level, Parallel branches, Map processors): StartAt exists, every
     transition target exists, every state is reachable, non-terminal states have Next or End,
-    every Task has TimeoutSeconds, Retry and Catch (and a HeartbeatSeconds below its
-    TimeoutSeconds), a ``.waitForTaskToken`` Task passes ``$$.Task.Token``, and ``States.ALL``
+    every Task has TimeoutSeconds, Retry and a Catch (of its own, or, inside a Parallel branch or a Map
+    processor, the enclosing state's catch-all; and a HeartbeatSeconds below its TimeoutSeconds), a
+    ``.waitForTaskToken`` Task passes ``$$.Task.Token``, and ``States.ALL``
     stands alone and last.
     """
     problems: list[str] = []
-    for where, machine in _nested_machines(definition):
+    for where, machine, caught_around in _machines_and_catchers(definition):
         states = machine.get("States", {})
         label = where or "top level"
         start = machine.get("StartAt")
@@ -244,7 +260,7 @@ def check_definition(definition: Mapping[str, Any]) -> list[str]:
             if kind not in ("Succeed", "Fail", "Choice") and not terminal and "Next" not in state:
                 problems.append(f"{label}: {name} has neither Next nor End")
             if kind == "Task":
-                problems += _check_task(label, name, state)
+                problems += _check_task(label, name, state, caught_around)
             for rules in (state.get("Retry", []), state.get("Catch", [])):
                 for i, rule in enumerate(rules):
                     if "States.ALL" in rule["ErrorEquals"] and (len(rule["ErrorEquals"]) > 1 or i != len(rules) - 1):

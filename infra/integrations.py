@@ -117,14 +117,15 @@ def _task(
     # enclosing Parallel's or Map's Catch, for a state inside a branch, which must then name some errors).
     if catch_to is None and not catches:
         raise ValueError("a task without catch_to must name the errors it catches itself (catches)")
-    fallback = asl.catch_all(catch_to, catch_path) if catch_to is not None else []
+    enclosed = catch_to == asl.ENCLOSING_CATCH
+    fallback = asl.catch_all(catch_to, catch_path) if catch_to is not None and not enclosed else []
     state: dict[str, Any] = {
         "Type": "Task",
         "Resource": resource,
         "Parameters": dict(parameters),
         "TimeoutSeconds": timeout_s,
         "Retry": [dict(r) for r in retries],
-        "Catch": [*(dict(c) for c in catches), *fallback],
+        **({"Catch": [*(dict(c) for c in catches), *fallback]} if catches or fallback else {}),
     }
     if heartbeat_s is not None:
         state["HeartbeatSeconds"] = heartbeat_s

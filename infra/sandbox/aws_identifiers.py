@@ -240,6 +240,13 @@ def _function(a: Answer) -> Outputs:
     }
 
 
+@answers("aws:lambda/permission:Permission")
+def _permission(a: Answer) -> Outputs:
+    # The id is the statement's id: the given one, or a terraform-<timestamp> one when none is given.
+    statement = a.given("statementId") or f"terraform-{a.timestamp_id()}"
+    return statement, {"statementId": statement}
+
+
 @answers("aws:lambda/layerVersion:LayerVersion")
 def _layer_version(a: Answer) -> Outputs:
     layer = a.arn("lambda", f"layer:{a.named('layerName', 140)}")

@@ -140,6 +140,7 @@ class EmulatorMocks(RecordingMocks):
         # Who deploys: the sandbox passes its operator's clients; without, the default credentials.
         self.clients = clients
         self.errors: list[str] = []
+        self._emulator_lock = threading.RLock()
 
     def client(self, service: str):
         """A client of the emulator for the deploying identity."""
@@ -161,7 +162,10 @@ class EmulatorMocks(RecordingMocks):
             self.errors.append(message)
             raise UnsupportedResourceType(message)
         try:
-            return translate(self, resource)
+            # Pulumi's mock runtime registers resources from several threads; moto's backends are
+            # not thread-safe (a role created while another call iterates the roles fails).
+            with self._emulator_lock:
+                return translate(self, resource)
         except Exception as exc:
             self.errors.append(f"{resource.typ} {resource.name!r}: {exc}")
             raise

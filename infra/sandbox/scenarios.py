@@ -240,7 +240,7 @@ def release_approval(sandbox: Sandbox) -> ScenarioResult:
         f"{DEMO_RELEASE['storyId']}: {answered}, {(result or {}).get('outcome', 'no result')}; "
         f"outputs/{name[:12]}…/result.json, logs/{name[:12]}…/execution.log"
     )
-    details = ["release-approval execution.log —", *(f"  {line}" for line in (log or "").splitlines()[-6:])]
+    details = ["the approved run's execution.log ends —", *(f"  {line}" for line in (log or "").splitlines()[-6:])]
     return ScenarioResult("release-approval", execution, landed, details)
 
 

@@ -140,17 +140,11 @@ def _service_call(service: str, function_arn: str, task_timeout_s: int) -> dict[
         payload={"request.$": "$.request", "executionName.$": "$$.Execution.Name", "executionArn.$": "$$.Execution.Id"},
         next_state=None,
         timeout_s=task_timeout_s,
-        catch_to="ServiceFailed",
+        # A failure fails the branch: the Parallel's Catch records the service's own error and cause.
+        catch_to=asl.ENCLOSING_CATCH,
         comment=f"POST to the {service} service with its bearer token (read by ARN).",
     )
-    return {
-        "StartAt": f"Call{service.title()}",
-        "States": {
-            f"Call{service.title()}": task,
-            # Re-raised as is, so the Parallel's Catch sees the service's own error and cause.
-            "ServiceFailed": asl.fail_with_cause(f"The {service} service failed"),
-        },
-    }
+    return {"StartAt": f"Call{service.title()}", "States": {f"Call{service.title()}": task}}
 
 
 def definition(refs: Mapping[str, Any]) -> asl.Definition:

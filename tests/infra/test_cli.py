@@ -263,7 +263,7 @@ def test_run_help_lists_every_pipeline_with_an_example_input(capsys):
     for name, example in scenarios.EXAMPLE_INPUTS.items():
         json.loads(example)
         assert any(line.split() == [name, *example.split()] for line in out.splitlines()), (name, out)
-    for name in FILE_PIPELINES:
+    for name in set(FILE_PIPELINES) - set(scenarios.EXAMPLE_INPUTS):
         assert any(line.split() == [name, "--file", "sales.json"] for line in out.splitlines()), (name, out)
 
 

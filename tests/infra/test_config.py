@@ -492,7 +492,8 @@ def test_the_sandbox_setting_lets_url_settings_and_every_function_use_loopback_h
         **dev_section("incidents", apiBaseUrl="http://localhost:8/"),
     )
     environments = functions_environment(program)
-    assert len(environments) == 25  # greeting 1, radar 7, incidents 5, uploads 2, daily-analysis 10
+    # greeting 1, radar 7, incidents 5, uploads 2, daily-analysis 10, release-approval 8 + 3 reference services
+    assert len(environments) == 36
     assert all(env["STEPWORKS_ALLOW_LOOPBACK_HTTP"] == "true" for env in environments.values())
     assert environments["radar-fetch-function"]["RADAR_API_BASE_URL"] == "http://127.0.0.1:9/client/v4"
 

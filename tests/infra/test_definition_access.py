@@ -40,7 +40,7 @@ def test_every_state_machine_role_grants_exactly_what_its_states_use(program):
     for name, definition, policy in machines_with_policies(program):
         assert access.compare(definition, policy, REGION, ACCOUNT_ID, encrypted) == [], name
         checked += 1
-    assert checked == 6  # five pipelines, and uploads' router
+    assert checked == 8  # six pipelines, and the routers of uploads and release-approval
 
 
 def greeting_parts(dev_program):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -38,6 +39,15 @@ VARIANTS = {
         quicksightPrincipal=QUICKSIGHT_PRINCIPAL,
         alertEmails=["oncall@example.com"],
         reportEmails=["sales@example.com", "ceo@example.com"],
+    ),
+    "release-approval with its own services, Jira and operators": lambda: _with(
+        "release-approval",
+        referenceServices=False,
+        validationUrl="https://validation.example.com",
+        deploymentUrl="https://deploy.example.com",
+        notificationUrl="https://notify.example.com",
+        jiraBaseUrl="https://example.atlassian.net",
+        operatorPrincipals=["arn:aws:iam::123456789012:role/release-managers"],
     ),
 }
 _runs: dict[str, object] = {}
@@ -94,7 +104,16 @@ def test_every_rule_passes_on_a_variant_program(name):
 def test_the_dev_program_is_exempt_only_where_aws_leaves_no_choice(dev_program):
     report = check(dev_program.resources, ACCOUNT_ID, REGION)
     exempted = {(e.rule, e.resource.typ) for e in report.exempted}
-    assert {rule for rule, _ in exempted} <= {"SW-BKT2", "SW-BKT6", "SW-LMB3", "SW-IAM2", "SW-IAM3", "SW-IAM8"}
+    assert {rule for rule, _ in exempted} <= {
+        "SW-BKT2", "SW-BKT6", "SW-LMB3", "SW-IAM2", "SW-IAM3", "SW-IAM8", "SW-API3",
+    }  # fmt: skip
+    # Only routes whose function authenticates each caller itself (a FunctionApi) are open.
+    api_ids = {
+        a.outputs["id"] if "id" in a.outputs else a.id: a for a in dev_program.of_type("aws:apigatewayv2/api:Api")
+    }
+    for open_route in report.result("SW-API3").exempted:
+        api = api_ids[open_route.resource.inputs["apiId"]]
+        assert api.inputs["tags"]["stepworks:authentication"], open_route.resource.name
     # The stack's log bucket, and nothing else, is exempt from SSE-KMS and from logging.
     for rule_id in ("SW-BKT2", "SW-BKT6"):
         (only,) = report.result(rule_id).exempted
@@ -114,6 +133,17 @@ def test_the_dev_program_is_exempt_only_where_aws_leaves_no_choice(dev_program):
         exempt = {e.resource.name: e.reason for e in report.result(rule_id).exempted}
         assert start_roles <= set(exempt)
         assert all("apigateway.amazonaws.com" in exempt[name] for name in start_roles)
+
+
+def test_the_operator_role_is_exempt_only_from_service_trust_and_only_for_the_named_principals():
+    program = variant("release-approval with its own services, Jira and operators")
+    report = check(program.resources, ACCOUNT_ID, REGION)
+    assert report.findings == [], findings_text(report)
+    (operator,) = [r for r in program.of_type("aws:iam/role:Role") if r.name == "release-approval-operator-role"]
+    exempt_from = {e.rule for e in report.exempted if e.resource is operator}
+    assert exempt_from == {"SW-IAM1"}
+    (statement,) = json.loads(operator.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"AWS": ["arn:aws:iam::123456789012:role/release-managers"]}
 
 
 def test_a_pipeline_with_reserved_concurrency_is_held_to_it_not_exempted():

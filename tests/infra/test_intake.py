@@ -32,14 +32,15 @@ def test_the_only_machines_without_an_intake_are_routers_that_hand_the_event_on_
     routers = [
         m for m in dev_program.of_type("aws:sfn/stateMachine:StateMachine") if m.inputs["name"].endswith("-start")
     ]
-    assert [m.inputs["name"] for m in routers] == ["sw-dev-uploads-start"]
-    (router,) = routers
-    definition = json.loads(router.inputs["definition"])
-    start = definition["States"][definition["StartAt"]]
-    assert start["Resource"] == "arn:aws:states:::states:startExecution"
-    assert start["Parameters"]["Input.$"] == "$"
-    uploads, _ = machines(dev_program)["uploads"]
-    assert start["Parameters"]["StateMachineArn"] == uploads.outputs["arn"]
+    assert sorted(m.inputs["name"] for m in routers) == ["sw-dev-release-approval-start", "sw-dev-uploads-start"]
+    for router in routers:
+        definition = json.loads(router.inputs["definition"])
+        start = definition["States"][definition["StartAt"]]
+        assert start["Resource"] == "arn:aws:states:::states:startExecution"
+        assert start["Parameters"]["Input.$"] == "$"
+        pipeline = router.inputs["tags"]["pipeline"]
+        target, _ = machines(dev_program)[pipeline]
+        assert start["Parameters"]["StateMachineArn"] == target.outputs["arn"]
 
 
 def handler_of(program, function_arn):

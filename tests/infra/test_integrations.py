@@ -67,6 +67,20 @@ def test_a_task_without_catch_to_must_name_the_errors_it_catches():
         i.lambda_invoke(FUNCTION, retries=[], next_state=None, timeout_s=30, catch_to=None)
 
 
+def test_a_branch_task_may_leave_its_failure_to_the_enclosing_parallels_catch_all_only():
+    step = i.lambda_invoke(FUNCTION, retries=[], next_state=None, timeout_s=30, catch_to=asl.ENCLOSING_CATCH)
+    assert "Catch" not in step.state
+    branch = {"StartAt": "Step", "States": {"Step": step}}
+    parallel = {"Type": "Parallel", "Branches": [branch], "End": True, "Catch": asl.catch_all("Failed")}
+    caught = asl.Definition.of({"StartAt": "Both", "States": {"Both": parallel, "Failed": {"Type": "Fail"}}})
+    assert asl.check_definition(caught.document) == []
+    # Without a catch-all around it the branch task's failure would go unrecorded.
+    del caught.document["States"]["Both"]["Catch"]
+    assert "Both.Branches[0]: Task Step has no Catch" in asl.check_definition(caught.document)
+    top = asl.Definition.of({"StartAt": "Step", "States": {"Step": step}})
+    assert "top level: Task Step has no Catch" in asl.check_definition(top.document)
+
+
 def test_a_token_task_must_pass_the_token_and_gets_a_timeout_and_heartbeat():
     payload = {"token.$": "$$.Task.Token", "story.$": "$.story"}
     task = i.lambda_invoke_for_token(FUNCTION, payload=payload, retries=[], timeout_s=86400, heartbeat_s=3600,

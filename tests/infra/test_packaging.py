@@ -210,7 +210,8 @@ def test_the_program_declares_one_layer_per_distinct_set_and_each_function_uses_
     layers = {r.outputs["arn"]: r for r in dev_program.of_type(LAYER_TYPE)}
     functions = dev_program.of_type(FUNCTION_TYPE)
     sets = {dependencies.handler_requirements(f.inputs["handler"]) for f in functions}
-    assert len(layers) == len(sets) == 4  # Powertools; + requests, cryptography; + psycopg; + fastjsonschema
+    # Powertools; + requests, cryptography; + psycopg; + fastjsonschema; + requests (release-approval)
+    assert len(layers) == len(sets) == 5
     for fn in functions:
         needed = dependencies.handler_requirements(fn.inputs["handler"])
         (arn,) = fn.inputs["layers"]
@@ -226,7 +227,7 @@ def test_the_program_declares_one_layer_per_distinct_set_and_each_function_uses_
     assert "psycopg" not in description and "pandas" not in description
     # The intakes load only the input rules: Powertools alone, the layer greeting's function uses.
     intakes = [f for f in functions if f.inputs["handler"].split(".")[2] == "intake"]
-    assert len(intakes) == 4 and all(f.inputs["layers"] == greeting.inputs["layers"] for f in intakes)
+    assert len(intakes) == 5 and all(f.inputs["layers"] == greeting.inputs["layers"] for f in intakes)
 
 
 def test_a_layer_name_follows_the_set_of_packages_not_their_pins():
@@ -396,7 +397,7 @@ def test_layers_lists_each_layer_with_its_packages_and_functions(recorded_dev, c
     assert cli.main(["layers"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("sw-dev-deps-")]
-    assert len(rows) == 4
+    assert len(rows) == 5
     (greeting,) = [row for row in rows if "sw-dev-greeting-hello" in row]
     assert pins()["aws-lambda-powertools"] in greeting and "psycopg" not in greeting
     (incidents,) = [row for row in rows if "sw-dev-incidents-handle-error" in row]

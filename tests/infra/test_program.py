@@ -213,10 +213,10 @@ def test_every_state_machine_the_program_renders_passes_the_static_checks(dev_pr
         m.inputs["name"]: json.loads(m.inputs["definition"])
         for m in dev_program.of_type("aws:sfn/stateMachine:StateMachine")
     }
-    # Every pipeline's machine (and the uploads trigger's router) is checked, not only some.
+    # Every pipeline's machine (and the S3 triggers' routers) is checked, not only some.
     assert set(machines) == {
         "sw-dev-greeting", "sw-dev-radar", "sw-dev-incidents", "sw-dev-uploads", "sw-dev-uploads-start",
-        "sw-dev-daily-analysis",
+        "sw-dev-daily-analysis", "sw-dev-release-approval", "sw-dev-release-approval-start",
     }  # fmt: skip
     for name, definition in machines.items():
         assert asl.check_definition(definition) == [], name

@@ -16,7 +16,7 @@ def test_synth_writes_resources_every_state_machine_and_every_iam_policy(tmp_pat
     resources = json.loads((tmp_path / "resources.json").read_text())
     assert {r["type"] for r in resources} >= {"aws:sfn/stateMachine:StateMachine", "aws:lambda/function:Function"}
     assert len(resources) == len([r for r in dev_program.resources if r.custom])
-    assert dev_program.pipelines == ["greeting", "radar", "incidents", "uploads", "daily-analysis"]
+    assert dev_program.pipelines == ["greeting", "radar", "incidents", "uploads", "daily-analysis", "release-approval"]
     for pipeline in dev_program.pipelines:
         definition = json.loads((tmp_path / f"{pipeline}.asl.json").read_text())
         assert definition["StartAt"] in definition["States"]

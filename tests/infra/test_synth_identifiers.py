@@ -381,6 +381,7 @@ ID_FORMATS = {
     "aws:cloudwatch/logGroup:LogGroup": r"[\w#/.-]{1,512}",
     "aws:lambda/function:Function": r"[\w-]{1,64}",
     "aws:lambda/layerVersion:LayerVersion": "ARN",
+    "aws:lambda/permission:Permission": r"[\w-]{1,100}",
     "aws:sfn/stateMachine:StateMachine": "ARN",
     "aws:dynamodb/table:Table": r"[\w.-]{3,255}",
     "aws:apigatewayv2/api:Api": API_ID,
