@@ -33,6 +33,7 @@ from infra.config import FUNCTION_KEYS, FunctionSettings, Section, StackConfig
 from infra.workflows.dependencies import readers_of
 from pipelines.common.errors import UpstreamUnavailableError
 from pipelines.uploads.errors import ContributionConflictError
+from pipelines.uploads.format import DEFAULT_MAX_FILE_MB
 from pipelines.uploads.layout import (
     CONTRIBUTIONS_PREFIX,
     DATE_INDEX,
@@ -61,7 +62,7 @@ class UploadsSettings:
     """``stepworks:uploads`` settings."""
 
     max_reject_ratio: float = 0.01
-    max_file_mb: int = 100
+    max_file_mb: int = DEFAULT_MAX_FILE_MB
     rejects_retention_days: int = 90
     functions: FunctionSettings = DEFAULT_FUNCTIONS
 
@@ -71,7 +72,7 @@ class UploadsSettings:
         section.reject_unknown(["maxRejectRatio", "maxFileMb", "rejectsRetentionDays", *FUNCTION_KEYS])
         return cls(
             max_reject_ratio=section.fraction("maxRejectRatio", 0.01),
-            max_file_mb=section.integer("maxFileMb", 100, 1, 5120),
+            max_file_mb=section.integer("maxFileMb", DEFAULT_MAX_FILE_MB, 1, 5120),
             rejects_retention_days=section.integer("rejectsRetentionDays", 90, 1, 3653),
             functions=FunctionSettings.from_section(section, DEFAULT_FUNCTIONS.memory_mb, DEFAULT_FUNCTIONS.timeout_s),
         )
