@@ -50,7 +50,12 @@ PIPELINE = "uploads"
 RETRYABLE_ERRORS = asl.error_names(ContributionConflictError, UpstreamUnavailableError)
 # The seed's schedule: 3 attempts, 2 s apart, doubling (with full jitter here).
 PROCESS_RETRY = {"attempts": 3, "interval_s": 2, "backoff": 2.0}
-# 1,769 MB is one full vCPU; a 200 MB upload peaks well under 1 GB (benchmarks/upload_etl.py).
+# 1,769 MB is one full vCPU; a 200 MB upload peaks well under 1 GB (~170 MiB RSS with the handler's
+# imports: benchmarks/upload_etl.py --with-200mb). 300 s covers an upload at the default maxFileMb
+# (256 MB) comfortably: compact JSON, the densest form, is ~87 bytes per line item, so ~3.1M line
+# items, ~10 s of ETL at the measured ~300k line items/s (~25 s on a vCPU half as fast). The rest is
+# about two DynamoDB round trips per store-day written (a Query, a TransactWriteItems: ~20–30 ms),
+# which leaves room for several thousand store-days in one file.
 DEFAULT_FUNCTIONS = FunctionSettings(1769, 300)
 # The intake's answer, handed to ProcessUpload as is (LogInput's record left out).
 OBJECT_WRITE_FIELDS = ("bucket", "key", "versionId", "etag", "size", "sequencer")
