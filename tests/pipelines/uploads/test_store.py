@@ -167,3 +167,53 @@ def test_two_versions_of_one_upload_racing_end_with_the_later_one(aws, store, mo
     late = store(contribution("uploads/a.json", "v2", summaries(2), sequencer="0002"))
     assert raced[0].outcome == "replaced" and late.outcome == "stale" and late.conflicts >= 1
     assert stored(aws) == summaries(3)
+
+
+def dynamodb_size(value: dict) -> int:
+    """The size DynamoDB counts for one attribute value as it travels (its published rules).
+
+    A string: its UTF-8 bytes; a number: 1 byte per 2 significant digits, + 1 (+ 1 if negative); a
+    map or list: 3 bytes, + 1 per element, + its names and values; a boolean or null: 1 byte.
+    """
+    ((kind, data),) = value.items()
+    if kind == "S":
+        return len(data.encode("utf-8"))
+    if kind == "N":
+        digits = data.lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1 + data.startswith("-")
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode("utf-8")) + dynamodb_size(v) for name, v in data.items())
+    if kind == "L":
+        return 3 + sum(1 + dynamodb_size(v) for v in data)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    raise AssertionError(f"no size rule for {kind} here")
+
+
+def item_bytes(item: dict) -> int:
+    return sum(len(name.encode("utf-8")) + dynamodb_size(value) for name, value in item.items())
+
+
+def test_a_store_day_of_over_10000_products_is_split_into_parts_under_400_kb_and_read_back_whole(aws, store):
+    out = io.BytesIO()
+    generate.write(out, 1, 1, 120_000, products=12_000)
+    # Product ids of the longest length the format allows (64): all of them in one item would be ~800 KB.
+    long_id = b"catalogue/grocery-ambient/" * 2 + b"sku-00P"
+    body = out.getvalue().replace(b'"productId": "P', b'"productId": "' + long_id)
+    data = aggregate.run(parse.parse(io.BytesIO(body), "x.json")).summaries
+    ((key, day),) = data.items()
+    assert len(day.products) > 10_000 and {len(p) for p in day.products} == {64}
+
+    result = store(contribution("uploads/big-day.json", "v1", data))
+    pages = aws.dynamodb.get_paginator("query").paginate(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"{key[0]}#{key[1]}"}},
+    )
+    items = [item for page in pages for item in page["Items"]]
+    parts = [item for item in items if item["sk"]["S"].startswith("products#")]
+    assert len(items) == 1 + PRODUCT_PARTS == len(parts) + 1 and result.writes == len(items) + 1  # + the pointer
+    assert sum(len(part["products"]["M"]) for part in parts) == len(day.products)  # each product in one part
+    sizes = [item_bytes(item) for item in items]
+    assert max(sizes) < 400 * 1024 < sum(sizes)  # every item fits; one item could not hold them all
+    assert SummaryTable(TABLE).store_days_on(key[1]) == {key[0]: day}
