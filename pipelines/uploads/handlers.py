@@ -14,8 +14,9 @@ process_upload      (ProcessUpload)
            ({reason, message, positions (first 100), positionKind, rejects (first 100), …})
     errors MalformedUploadError, EmptyUploadError, UploadTooLargeError, TooManyRejectsError
            (quarantined, nothing loaded, not retried), UploadMissingError, CurrencyConflictError,
-           InvalidInputError, ConfigurationError, ContributionConflictError*,
-           UpstreamUnavailableError*                                            (* retryable)
+           InvalidInputError, ConfigurationError, SummaryRequestRejectedError (DynamoDB refused a
+           request as invalid), TooManyContributorsError (a store-day's summary would pass 400 KB),
+           ProductPartFullError, ContributionConflictError*, UpstreamUnavailableError*  (* retryable)
 
 The object is read as a stream (``parse`` reads 64 KiB at a time); rejects are spooled to a
 temporary file, so memory holds one chunk, one record and the store-day summaries. A version

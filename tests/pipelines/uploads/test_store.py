@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 
 import pytest
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
 
+from infra.workflows.uploads import RETRYABLE_ERRORS
+from pipelines.common.errors import ConfigurationError, NonRetryableError, UpstreamUnavailableError
 from pipelines.uploads import aggregate, generate, parse
-from pipelines.uploads.contributions import Contribution, Source
-from pipelines.uploads.errors import ContributionConflictError
-from pipelines.uploads.items import StoreDaySnapshot
-from pipelines.uploads.layout import PRODUCT_PARTS
+from pipelines.uploads.contributions import Contribution, Source, StoreDayTotal
+from pipelines.uploads.errors import ContributionConflictError, SummaryRequestRejectedError
+from pipelines.uploads.items import StoreDaySnapshot, Write, summary_item
+from pipelines.uploads.layout import ITEM_LIMIT_BYTES, PRODUCT_PARTS, TooManyContributorsError, item_size
 from pipelines.uploads.objects import ContributionArchive, UploadBucket
 from pipelines.uploads.store import Conflict, SummaryTable, store_contribution
 from pipelines.uploads.summary import StoreDay
@@ -217,3 +221,94 @@ def test_a_store_day_of_over_10000_products_is_split_into_parts_under_400_kb_and
     sizes = [item_bytes(item) for item in items]
     assert max(sizes) < 400 * 1024 < sum(sizes)  # every item fits; one item could not hold them all
     assert SummaryTable(TABLE).store_days_on(key[1]) == {key[0]: day}
+
+
+# --- errors: retried only when a second try can succeed ---------------------------------------------------
+
+
+def client_error(code: str, status: int, message: str = "", reasons: list[tuple[str, str]] | None = None):
+    response: dict = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    if reasons is not None:
+        response["CancellationReasons"] = [{"Code": c, "Message": m} if m else {"Code": c} for c, m in reasons]
+    return ClientError(response, "TransactWriteItems")
+
+
+TOO_LARGE = "Item size has exceeded the maximum allowed size"
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (client_error("ValidationException", 400, TOO_LARGE), SummaryRequestRejectedError),
+        (client_error("ValidationException", 0, TOO_LARGE), SummaryRequestRejectedError),  # no status given
+        (client_error("SerializationException", 400), SummaryRequestRejectedError),
+        (client_error("ItemCollectionSizeLimitExceededException", 400), SummaryRequestRejectedError),
+        (client_error("SomeFutureClientException", 400), SummaryRequestRejectedError),
+        (client_error("ProvisionedThroughputExceededException", 400), UpstreamUnavailableError),
+        (client_error("ThrottlingException", 400), UpstreamUnavailableError),
+        (client_error("RequestLimitExceeded", 400), UpstreamUnavailableError),
+        (client_error("TransactionInProgressException", 400), UpstreamUnavailableError),
+        (client_error("InternalServerError", 500), UpstreamUnavailableError),
+        (client_error("ServiceUnavailable", 503), UpstreamUnavailableError),
+        (client_error("ResourceNotFoundException", 400), ConfigurationError),
+        (client_error("AccessDeniedException", 400), ConfigurationError),
+        (
+            client_error("TransactionCanceledException", 400, "", [("None", ""), ("ConditionalCheckFailed", "")]),
+            Conflict,
+        ),
+        (client_error("TransactionCanceledException", 400, "", [("TransactionConflict", "")]), Conflict),
+        (
+            client_error("TransactionCanceledException", 400, "", [("None", ""), ("ThrottlingError", "")]),
+            UpstreamUnavailableError,
+        ),
+        (
+            client_error("TransactionCanceledException", 400, "", [("None", ""), ("ValidationError", TOO_LARGE)]),
+            SummaryRequestRejectedError,
+        ),
+        (
+            client_error("TransactionCanceledException", 400, "", [("ThrottlingError", ""), ("ValidationError", "")]),
+            SummaryRequestRejectedError,
+        ),
+    ],
+)
+def test_a_dynamodb_error_is_retried_only_if_a_second_try_can_succeed(monkeypatch, error, expected):
+    class Failing:
+        def transact_write_items(self, **_):
+            raise error
+
+    monkeypatch.setattr("pipelines.uploads.store.client", lambda service: Failing())
+    with pytest.raises(expected) as raised:
+        SummaryTable(TABLE).transact([Write("put", {"pk": "S#D", "sk": "summary"}, {"pk": "S#D"}, None)])
+    if expected is SummaryRequestRejectedError:
+        assert issubclass(expected, NonRetryableError) and expected.__name__ not in RETRYABLE_ERRORS
+        cancelled = "CancellationReasons" in error.response
+        assert f"({'ValidationError' if cancelled else error.response['Error']['Code']})" in str(raised.value)
+        assert (TOO_LARGE in str(raised.value)) == (TOO_LARGE in str(error.response))  # DynamoDB's reason kept
+
+
+def test_an_item_over_400_kb_is_rejected_at_once_not_retried_and_nothing_is_written(aws):
+    table = SummaryTable(TABLE)
+    key = {"pk": "S001#2026-11-20", "sk": "summary"}
+    item = {**key, "notes": "x" * 420_000}
+    with pytest.raises(SummaryRequestRejectedError, match=r"ValidationException.*size"):
+        table.transact([Write("put", key, item, None)])
+    with pytest.raises(SummaryRequestRejectedError, match=r"ValidationException.*size"):
+        table.put_pointer(item, None)
+    assert aws.dynamodb.scan(TableName=TABLE)["Items"] == []
+
+
+def test_a_store_day_whose_summary_would_pass_400_kb_fails_naming_it_and_writes_nothing(aws, store):
+    data = summaries(1, stores=1, days=1)
+    ((key, day),) = data.items()
+    # As many 32-character contributors (65 bytes each in the map) as the summary item can hold.
+    base = item_size(summary_item(key, StoreDayTotal(day, {}), 1))
+    held = {f"{n:032x}": f"{n:032x}" for n in range((ITEM_LIMIT_BYTES - base) // 65)}
+    full = summary_item(key, StoreDayTotal(day, held), 1)
+    assert ITEM_LIMIT_BYTES - 65 < item_size(full) <= ITEM_LIMIT_BYTES and len(held) > 5_000
+    aws.dynamodb.put_item(TableName=TABLE, Item={k: TypeSerializer().serialize(v) for k, v in full.items()})
+    before = aws.dynamodb.scan(TableName=TABLE)["Items"]
+
+    with pytest.raises(TooManyContributorsError, match=f"{key[0]} {key[1]}: {len(held) + 1:,} uploads contribute"):
+        store(contribution("uploads/one-too-many.json", "v" * 64, data))
+    assert issubclass(TooManyContributorsError, NonRetryableError)
+    assert aws.dynamodb.scan(TableName=TABLE)["Items"] == before  # no summary, part or pointer written
