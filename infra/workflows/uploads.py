@@ -33,6 +33,7 @@ from infra.config import FUNCTION_KEYS, FunctionSettings, Section, StackConfig
 from infra.workflows.dependencies import readers_of
 from pipelines.common.errors import UpstreamUnavailableError
 from pipelines.uploads.errors import ContributionConflictError
+from pipelines.uploads.format import DEFAULT_MAX_FILE_MB
 from pipelines.uploads.layout import (
     CONTRIBUTIONS_PREFIX,
     DATE_INDEX,
@@ -49,7 +50,12 @@ PIPELINE = "uploads"
 RETRYABLE_ERRORS = asl.error_names(ContributionConflictError, UpstreamUnavailableError)
 # The seed's schedule: 3 attempts, 2 s apart, doubling (with full jitter here).
 PROCESS_RETRY = {"attempts": 3, "interval_s": 2, "backoff": 2.0}
-# 1,769 MB is one full vCPU; a 200 MB upload peaks well under 1 GB (benchmarks/upload_etl.py).
+# 1,769 MB is one full vCPU; a 200 MB upload peaks well under 1 GB (~170 MiB RSS with the handler's
+# imports: benchmarks/upload_etl.py --with-200mb). 300 s covers an upload at the default maxFileMb
+# (256 MB) comfortably: compact JSON, the densest form, is ~87 bytes per line item, so ~3.1M line
+# items, ~10 s of ETL at the measured ~300k line items/s (~25 s on a vCPU half as fast). The rest is
+# about two DynamoDB round trips per store-day written (a Query, a TransactWriteItems: ~20–30 ms),
+# which leaves room for several thousand store-days in one file.
 DEFAULT_FUNCTIONS = FunctionSettings(1769, 300)
 # The intake's answer, handed to ProcessUpload as is (LogInput's record left out).
 OBJECT_WRITE_FIELDS = ("bucket", "key", "versionId", "etag", "size", "sequencer")
@@ -61,7 +67,7 @@ class UploadsSettings:
     """``stepworks:uploads`` settings."""
 
     max_reject_ratio: float = 0.01
-    max_file_mb: int = 100
+    max_file_mb: int = DEFAULT_MAX_FILE_MB
     rejects_retention_days: int = 90
     functions: FunctionSettings = DEFAULT_FUNCTIONS
 
@@ -71,7 +77,7 @@ class UploadsSettings:
         section.reject_unknown(["maxRejectRatio", "maxFileMb", "rejectsRetentionDays", *FUNCTION_KEYS])
         return cls(
             max_reject_ratio=section.fraction("maxRejectRatio", 0.01),
-            max_file_mb=section.integer("maxFileMb", 100, 1, 5120),
+            max_file_mb=section.integer("maxFileMb", DEFAULT_MAX_FILE_MB, 1, 5120),
             rejects_retention_days=section.integer("rejectsRetentionDays", 90, 1, 3653),
             functions=FunctionSettings.from_section(section, DEFAULT_FUNCTIONS.memory_mb, DEFAULT_FUNCTIONS.timeout_s),
         )

@@ -22,7 +22,8 @@ env     BUCKET_NAME; SUMMARY_TABLE_NAME (get_store_summaries); MODEL_ID, MAX_TOK
         BEDROCK_ENDPOINT_URL (Bedrock steps); ANOMALY_WEEKS, ANOMALY_Z, ANOMALY_MIN_CHANGE,
         PRODUCT_MIN_UNITS, TOP_N
 errors  InvalidInputError, SnapshotMissingError, ConfigurationError, UpstreamUnavailableError*,
-        BedrockUnavailableError*, BedrockRequestError, NarrativeUnusableError       (* retryable)
+        BedrockUnavailableError*, BedrockRequestError, NarrativeUnusableError,
+        SummaryRequestRejectedError (the summaries query refused as invalid)         (* retryable)
 """
 
 from __future__ import annotations

@@ -27,6 +27,11 @@ class ContributionConflictError(RetryableError):
     """A store-day summary changed under us (another execution wrote it first): re-read and re-plan."""
 
 
+class SummaryRequestRejectedError(NonRetryableError):
+    """DynamoDB refused a request as invalid (``ValidationException``: an item over 400 KB, a bad
+    expression …; a transaction cancelled for such a reason): a second try would be refused the same way."""
+
+
 class CurrencyConflictError(NonRetryableError):
     """An upload's store-day is in another currency than the other uploads for that store-day."""
 

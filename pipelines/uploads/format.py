@@ -66,6 +66,9 @@ MAX_STORE_ID = 64
 MAX_TRANSACTION_ID = 128
 MAX_PRODUCT_ID = 64
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+# Default of ``stepworks:uploads.maxFileMb`` (the stack setting and the handler's MAX_FILE_MB both
+# start here): a 200 MB upload must be processed, not quarantined, so the limit leaves it headroom.
+DEFAULT_MAX_FILE_MB = 256
 
 
 def is_ndjson(key: str) -> bool:

@@ -1,7 +1,7 @@
 """Realistic, reproducible sample uploads (tests, the demo, the benchmark).
 
     python -m pipelines.uploads.generate --stores 5 --days 2 --lines 1000 --out sales.json \\
-        [--ndjson] [--bad-ratio 0.005] [--seed N] [--start 2026-11-20] [--products 2000]
+        [--ndjson | --indent 2] [--bad-ratio 0.005] [--seed N] [--start 2026-11-20] [--products 2000]
 
 Stores each have a currency and a UTC offset (timestamps are the store's local time); a
 catalogue of products has fixed prices; a transaction has 1–9 lines, some discounted, about 4 %
@@ -9,11 +9,16 @@ of lines refunds. Amounts alternate between JSON numbers and decimal strings, bo
 ``--bad-ratio`` corrupts that share of transactions, one rule broken each (``CORRUPTIONS``);
 ``write`` returns which positions are bad and how, so a test knows what must be rejected.
 The same arguments and seed give the same bytes.
+
+A JSON document is written compact (one transaction per line, ~87 bytes per line item) or, with
+``indent``, pretty-printed as ``json.dump(..., indent=2)`` would (and as many POS exporters write
+it): the same records and positions, ~1.7 times the bytes, all of it insignificant whitespace.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 from collections.abc import Iterator
@@ -115,7 +120,9 @@ def transactions(
     catalogue = [
         (f"P{n:05d}", rng.choice((99, 149, 249, 349, 499, 799, 1299, 1999, 4999, 12999))) for n in range(products)
     ]
-    weights = [1 / (rank + 1) for rank in range(len(catalogue))]  # a few best sellers, a long tail
+    # A few best sellers, a long tail. Cumulative once: ``choices`` would sum the weights again on
+    # every call (O(catalogue) per transaction); the draws, and so the bytes, are the same.
+    cum_weights = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(catalogue))))
     issued: dict[str, list[str]] = {s: [] for s in store_ids}
     made, number = 0, 0
     kinds = list(CORRUPTIONS)
@@ -126,7 +133,7 @@ def transactions(
         hour = min(23, max(0, int(rng.gauss(14, 3.5))))
         stamp = f"{day.isoformat()}T{hour:02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}{offsets[store]}"
         items = []
-        for product, price in rng.choices(catalogue, weights, k=min(lines - made, rng.randint(1, 9))):
+        for product, price in rng.choices(catalogue, cum_weights=cum_weights, k=min(lines - made, rng.randint(1, 9))):
             quantity = rng.choice((1, 1, 1, 1, 2, 2, 3, 6))
             if rng.random() < 0.04:
                 quantity = -quantity
@@ -165,15 +172,26 @@ def write(
     seed: int = 1,
     start: date = START_DATE,
     products: int = CATALOGUE,
+    indent: int | None = None,
 ) -> Generated:
-    """Write a sample upload to ``out`` (JSON, or NDJSON with ``ndjson``); what it holds and which records are bad."""
+    """Write a sample upload to ``out`` (JSON, or NDJSON with ``ndjson``); what it holds and which records are bad.
+
+    ``indent``: pretty-print the JSON document with that many spaces per level (not for NDJSON,
+    whose records are one line each).
+    """
+    if ndjson and indent:
+        raise ValueError("an NDJSON record is one line: it cannot be indented")
     info = Generated()
+    # Each transaction sits two levels deep: {"transactions": [ <here> ]}.
+    margin = b"\n" + b" " * (2 * indent) if indent else b""
     if not ndjson:
-        out.write(b'{"transactions": [\n')
+        out.write(b'{\n%s"transactions": [\n' % (b" " * indent) if indent else b'{"transactions": [\n')
     for index, (txn, kind) in enumerate(transactions(stores, days, lines, seed, bad_ratio, start, products)):
-        text = json.dumps(txn, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        text = json.dumps(txn, ensure_ascii=False, indent=indent).encode("utf-8", "surrogatepass")
         if kind == "lone_surrogate":  # keep the surrogate as a JSON escape, as a broken exporter would write it
-            text = json.dumps(txn).encode("ascii")
+            text = json.dumps(txn, indent=indent).encode("ascii")
+        if indent:  # (a JSON string holds no raw newline: every one here is between tokens)
+            text = margin[1:] + text.replace(b"\n", margin)
         position = index + 1 if ndjson else index
         if ndjson:
             out.write(text + b"\n")
@@ -184,7 +202,7 @@ def write(
         info.transactions += 1
         info.lines += len(txn["lines"]) if isinstance(txn.get("lines"), list) else 0
     if not ndjson:
-        out.write(b"\n]}\n")
+        out.write(b"\n%s]\n}\n" % (b" " * indent) if indent else b"\n]}\n")
     return info
 
 
@@ -222,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=1000, help="line items in the file (about)")
     parser.add_argument("--out", required=True, help="the file to write")
     parser.add_argument("--ndjson", action="store_true", help="one transaction per line instead of one document")
+    parser.add_argument("--indent", type=int, help="pretty-print the JSON document, this many spaces per level")
     parser.add_argument("--bad-ratio", type=float, default=0.0, help="share of transactions made invalid")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--products", type=int, default=CATALOGUE, help="size of the catalogue")
@@ -231,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.stores, args.days, args.lines, args.products) < 1 or not 0 <= args.bad_ratio <= 1:
         parser.error("--stores, --days, --lines and --products must be at least 1, --bad-ratio within 0..1")
+    if args.indent is not None and (args.ndjson or not 1 <= args.indent <= 8):
+        parser.error("--indent takes 1 to 8 spaces, and only for a JSON document (not with --ndjson)")
     with open(args.out, "wb") as out:
         info = write(
             out,
@@ -242,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             start=args.start,
             products=args.products,
+            indent=args.indent,
         )
     print(f"{args.out}: {info.transactions:,} transactions, {info.lines:,} line items, {len(info.bad):,} bad records")
     return 0

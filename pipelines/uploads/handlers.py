@@ -5,7 +5,7 @@ process_upload      (ProcessUpload)
            (``intake.validate_upload``), see ``request``
     return {"bucket", "key", "version", "outcome": "new"|"replaced"|"unchanged"|"stale"|"superseded",
             "records", "rejected", "storeDays", "writes", "rejectsKey"?}
-    env    SUMMARY_TABLE_NAME; MAX_FILE_MB (100); MAX_REJECT_RATIO (0.01)
+    env    SUMMARY_TABLE_NAME; MAX_FILE_MB (256); MAX_REJECT_RATIO (0.01)
     reads  s3://bucket/<key> (that version), s3://bucket/contributions/…
     writes s3://bucket/rejects/<key>.ndjson (one {"position", "reason"} per rejected record; a
            stale one is deleted when the version has no reject), s3://bucket/contributions/<hash>/…,
@@ -14,8 +14,9 @@ process_upload      (ProcessUpload)
            ({reason, message, positions (first 100), positionKind, rejects (first 100), …})
     errors MalformedUploadError, EmptyUploadError, UploadTooLargeError, TooManyRejectsError
            (quarantined, nothing loaded, not retried), UploadMissingError, CurrencyConflictError,
-           InvalidInputError, ConfigurationError, ContributionConflictError*,
-           UpstreamUnavailableError*                                            (* retryable)
+           InvalidInputError, ConfigurationError, SummaryRequestRejectedError (DynamoDB refused a
+           request as invalid), TooManyContributorsError (a store-day's summary would pass 400 KB),
+           ProductPartFullError, ContributionConflictError*, UpstreamUnavailableError*  (* retryable)
 
 The object is read as a stream (``parse`` reads 64 KiB at a time); rejects are spooled to a
 temporary file, so memory holds one chunk, one record and the store-day summaries. A version
@@ -35,7 +36,7 @@ from pipelines.common.settings import int_env, optional_env, require_env
 from pipelines.uploads import aggregate, parse
 from pipelines.uploads.contributions import Contribution, Source
 from pipelines.uploads.errors import MalformedUploadError, TooManyRejectsError, UploadError, UploadTooLargeError
-from pipelines.uploads.format import is_ndjson
+from pipelines.uploads.format import DEFAULT_MAX_FILE_MB, is_ndjson
 from pipelines.uploads.layout import QUARANTINE_PREFIX, REJECTS_PREFIX
 from pipelines.uploads.objects import ContributionArchive, Superseded, UploadBucket
 from pipelines.uploads.request import UploadRequest, parse_request
@@ -44,7 +45,6 @@ from pipelines.uploads.store import SummaryTable, store_contribution
 logger = get_logger("uploads")
 
 MIB = 1024 * 1024
-DEFAULT_MAX_FILE_MB = 100
 DEFAULT_MAX_REJECT_RATIO = 0.01
 KEEP_POSITIONS = 100
 _SPOOL_BYTES = 1 << 20

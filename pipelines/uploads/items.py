@@ -24,6 +24,9 @@ from pipelines.uploads.layout import (
     CONTRIBUTIONS_PREFIX,
     DATE_INDEX_PARTITION,
     DATE_INDEX_SORT,
+    ITEM_LIMIT_BYTES,
+    TooManyContributorsError,
+    item_size,
     product_part,
     split_products,
 )
@@ -143,6 +146,18 @@ class Write:
     expect: int | None  # the revision the item must have now; None: it must not exist
 
 
+def checked_summary_item(key: StoreDayKey, total: StoreDayTotal, revision: int) -> dict[str, Any]:
+    """``summary_item``, or TooManyContributorsError if it would pass DynamoDB's 400 KB item limit."""
+    item = summary_item(key, total, revision)
+    size = item_size(item)
+    if size > ITEM_LIMIT_BYTES:
+        raise TooManyContributorsError(
+            f"{key[0]} {key[1]}: {len(total.contributors):,} uploads contribute to this store-day; its summary "
+            f"item would be {size:,} bytes, over DynamoDB's {ITEM_LIMIT_BYTES:,}: send its sales in fewer files"
+        )
+    return item
+
+
 def store_day_writes(snapshot: StoreDaySnapshot, result: StoreDayTotal | None) -> list[Write]:
     """The summary and the changed part items that turn ``snapshot`` into ``result`` (None: delete)."""
     key, pk = snapshot.key, store_day_pk(snapshot.key)
@@ -152,7 +167,7 @@ def store_day_writes(snapshot: StoreDaySnapshot, result: StoreDayTotal | None) -
     if result is None:
         writes.append(Write("delete", {"pk": pk, "sk": SUMMARY_SK}, None, expect))
     else:
-        writes.append(Write("put", {"pk": pk, "sk": SUMMARY_SK}, summary_item(key, result, revision), expect))
+        writes.append(Write("put", {"pk": pk, "sk": SUMMARY_SK}, checked_summary_item(key, result, revision), expect))
     new_parts = split_products(result.summary.products) if result else {}
     for number, old_item in sorted(snapshot.parts.items()):
         old = {p: [_int(u), _int(r)] for p, (u, r) in (old_item or {}).get("products", {}).items()}

@@ -29,6 +29,10 @@ most 21 bytes; a map or list costs 3 bytes plus 1 per element): one product entr
 keys. ``PRODUCT_PARTS`` = 8 hash parts take 10,000 products at ~1,250 per part (a binomial spread
 of about ±35), and up to ~20,000 before any part nears its ceiling; ``split_products`` raises
 rather than ever build an item over the limit.
+
+The summary item's one unbounded attribute is ``contributors`` (~66 bytes per contributing
+upload): past ~6,000 files for one store-day it would outgrow 400 KB. ``items.store_day_writes``
+measures the summary it builds and raises ``TooManyContributorsError`` instead of sending it.
 """
 
 from __future__ import annotations
@@ -65,6 +69,15 @@ class ProductPartFullError(NonRetryableError):
 
     Raised before that store-day's transaction, so its stored total is never truncated; a second
     try would fail the same way.
+    """
+
+
+class TooManyContributorsError(NonRetryableError):
+    """So many uploads contribute to one store-day that its summary item would pass 400 KB.
+
+    The summary names every contributing upload and the version it includes (``contributors``,
+    ~66 bytes each): about 6,000 files for one store and date. Raised before that store-day's
+    transaction, so nothing is truncated; a second try would fail the same way.
     """
 
 

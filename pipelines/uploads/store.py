@@ -23,6 +23,13 @@ same key got there first), or the pointer moved, the whole plan is re-read from 
 ``MAX_REPLANS`` times). Running out raises ``ContributionConflictError`` (retryable: Step Functions
 tries again later). Writes per file: per store-day changed, 1 summary + the changed parts, plus 1
 pointer item; never per record.
+
+Throttling, 5xx and network failures raise ``UpstreamUnavailableError`` (retryable). What a second
+try cannot fix is not retried: a request DynamoDB rejects as invalid (``SummaryRequestRejectedError``)
+or a store-day whose summary would pass 400 KB (``TooManyContributorsError``, checked before the
+transaction is sent). Either stops the plan at that store-day: the ones before it hold the new
+version already (as after a crash), the pointer still names the previous one, and a rerun once the
+cause is dealt with finishes the rest.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipelines.common.aws import client
 from pipelines.common.errors import ConfigurationError, UpstreamUnavailableError
 from pipelines.uploads.contributions import Change, Contribution, apply, plan
-from pipelines.uploads.errors import ContributionConflictError
+from pipelines.uploads.errors import ContributionConflictError, SummaryRequestRejectedError
 from pipelines.uploads.items import (
     SUMMARY_SK,
     StoreDaySnapshot,
@@ -61,9 +68,32 @@ MAX_ATTEMPTS = 5
 MAX_REPLANS = 3
 _PAUSE_SECONDS = 0.05
 _CONFLICT_REASONS = {"ConditionalCheckFailed", "TransactionConflict", "None", ""}
+# Cancellation reasons of a transaction that a later try can get past (capacity, throttling).
+_TRANSIENT_REASONS = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 # Error codes that mean "someone wrote first": of a conditional item write, of a transaction.
 _ITEM_CONFLICTS = ("ConditionalCheckFailedException",)
 _TRANSACTION_CONFLICTS = ("TransactionConflictException", "ConditionalCheckFailedException")
+_REFUSED = ("ResourceNotFoundException", "AccessDeniedException")
+# 4xx codes a later try can succeed on: throttling and capacity, a transaction still in progress,
+# a request that timed out. Every other 4xx (ValidationException: an item over 400 KB, a bad
+# expression; SerializationException …) is the request's own fault: retried, it fails the same way.
+_TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "TransactionInProgressException",
+        "ReplicatedWriteConflictException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+    }
+)
+# Refused as invalid whatever the status says (a hand-made ClientError may have none).
+_INVALID_CODES = frozenset(
+    {"ValidationException", "SerializationException", "ItemCollectionSizeLimitExceededException"}
+)
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
@@ -74,6 +104,24 @@ class Conflict(Exception):
 
 def _code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
+
+
+def _message(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Message", "")[:200]
+
+
+def _cancelled(exc: ClientError, failed: str) -> Exception:
+    """A cancelled transaction by its items' reasons: conflicts only → Conflict; conflicts and
+    throttling → UpstreamUnavailableError; any other (ValidationError …) → SummaryRequestRejectedError."""
+    reasons = [(r.get("Code") or "None", r.get("Message") or "") for r in exc.response.get("CancellationReasons", [])]
+    codes = {code for code, _ in reasons}
+    if codes <= _CONFLICT_REASONS:
+        return Conflict(sorted(codes))
+    if codes <= _CONFLICT_REASONS | _TRANSIENT_REASONS:
+        return UpstreamUnavailableError(f"{failed} cancelled ({', '.join(sorted(codes))})")
+    invalid = [(code, text) for code, text in reasons if code not in _CONFLICT_REASONS | _TRANSIENT_REASONS]
+    named = ", ".join(sorted({code for code, _ in invalid}))
+    return SummaryRequestRejectedError(f"{failed} cancelled ({named}): {invalid[0][1][:200]}")
 
 
 def _dynamo(values: dict[str, Any]) -> dict[str, Any]:
@@ -94,20 +142,23 @@ class SummaryTable:
     def _errors(self, operation: str, conflicts: tuple[str, ...] = _ITEM_CONFLICTS) -> Iterator[None]:
         """DynamoDB's failures as the pipeline's: a lost condition (``conflicts``, or a transaction
         cancelled for conflicts only) → Conflict; a missing table or a refusal → ConfigurationError;
-        anything else → UpstreamUnavailableError (retryable)."""
+        throttling, capacity, 5xx, a transaction cancelled for throttling, a network failure →
+        UpstreamUnavailableError (retryable); any other 4xx (ValidationException …) or a transaction
+        cancelled for a validation error → SummaryRequestRejectedError (not retried)."""
         try:
             yield
         except ClientError as exc:
-            code = _code(exc)
+            code, status = _code(exc), exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            failed = f"DynamoDB {operation} on {self.name}"
             if code == "TransactionCanceledException":
-                reasons = {r.get("Code", "") for r in exc.response.get("CancellationReasons", [])}
-                if reasons <= _CONFLICT_REASONS:
-                    raise Conflict(sorted(reasons)) from None
+                raise _cancelled(exc, failed) from None
             if code in conflicts:
                 raise Conflict(code) from None
-            if code in ("ResourceNotFoundException", "AccessDeniedException"):
-                raise ConfigurationError(f"DynamoDB {operation} on {self.name} refused ({code})") from None
-            raise UpstreamUnavailableError(f"DynamoDB {operation} on {self.name} failed ({code})") from None
+            if code in _REFUSED:
+                raise ConfigurationError(f"{failed} refused ({code})") from None
+            if code in _INVALID_CODES or (400 <= status < 500 and code not in _TRANSIENT_CODES):
+                raise SummaryRequestRejectedError(f"{failed} rejected ({code}): {_message(exc)}") from None
+            raise UpstreamUnavailableError(f"{failed} failed ({code})") from None
         except BotoCoreError as exc:
             raise UpstreamUnavailableError(f"DynamoDB {operation} failed: {type(exc).__name__}") from None
 

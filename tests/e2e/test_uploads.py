@@ -415,6 +415,23 @@ def test_a_corrected_reupload_under_the_same_key_replaces_the_first_version(sand
     assert (stored["key"], stored["version"]) == (rerun.key, rerun.version_id)
 
 
+def test_the_same_bytes_uploaded_again_are_a_new_version_that_replaces_the_first_and_changes_no_total(sandbox, shop):
+    body, info = shop.sales(seed=109)
+    run, first = load(sandbox, "same-bytes.json", body)
+    assert first.status == "SUCCEEDED", first.cause_text()
+    before, count = landed(sandbox, shop), item_count(sandbox)
+
+    rerun, again = load(sandbox, "same-bytes.json", body)  # S3 keeps both: a new version, the same ETag
+    assert again.status == "SUCCEEDED", again.cause_text()
+    assert rerun.version_id != run.version_id and rerun.execution_arn != run.execution_arn
+    assert again.output["outcome"] == "replaced"
+    assert (again.output["records"], again.output["storeDays"]) == (info.transactions, len(before))
+    days = landed(sandbox, shop)
+    assert totals(days) == totals(before) == independent(transactions(body))  # not counted twice
+    assert all(day["contributors"] == {source_id(sandbox, rerun.key): rerun.version_id} for day in days.values())
+    assert item_count(sandbox) == count and pointer(sandbox, rerun.key)["version"] == rerun.version_id
+
+
 def test_two_files_for_the_same_store_days_add_up(sandbox, shop):
     first, _ = shop.sales(seed=107, days=1)
     second, _ = shop.sales(seed=108, days=1)

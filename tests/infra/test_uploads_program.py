@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from infra.config import ConfigError, Section
 from infra.workflows.uploads import UploadsSettings
+from pipelines.uploads.format import DEFAULT_MAX_FILE_MB
 
 
 def one(program, typ, prefix):
@@ -132,3 +134,13 @@ def test_bad_settings_name_the_key(values, message):
     with pytest.raises(ConfigError) as caught:
         UploadsSettings.from_section(Section("stepworks:uploads", values))
     assert message in str(caught.value)
+
+
+def test_the_documented_size_limit_is_the_default_and_admits_a_200_mb_upload(dev_program):
+    # The target: a 200 MB upload is processed (in a 1,769 MB Lambda), not quarantined.
+    assert UploadsSettings().max_file_mb == DEFAULT_MAX_FILE_MB
+    assert DEFAULT_MAX_FILE_MB * 1024 * 1024 >= 200 * 10**6
+    process = one(dev_program, "aws:lambda/function:Function", "uploads-process")
+    assert process.inputs["environment"]["variables"]["MAX_FILE_MB"] == str(DEFAULT_MAX_FILE_MB)  # Pulumi.dev.yaml
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"| `stepworks:uploads.maxFileMb` | `{DEFAULT_MAX_FILE_MB}` |" in readme

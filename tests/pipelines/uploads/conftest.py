@@ -44,7 +44,7 @@ def aws(monkeypatch):
     """A fresh moto per test: a versioned bucket and an empty summaries table; env for the handler."""
     from moto import mock_aws
 
-    from infra.sandbox import dynamodb_transactions
+    from infra.sandbox import dynamodb_reads, dynamodb_transactions
     from pipelines.common.aws import client, reset_clients
 
     set_fake_aws_environment(monkeypatch, SUMMARY_TABLE_NAME=TABLE)
@@ -53,11 +53,15 @@ def aws(monkeypatch):
     reset_clients()
     # TransactWriteItems as AWS runs it (all or nothing, isolated), not moto's table copy per item.
     undo_transactions = dynamodb_transactions.install()
+    # Read answers as the sandbox writes them (JSON directly): moto's serializer took seconds for
+    # a store-day of 10,000 products; what a client receives is the same.
+    undo_reads = dynamodb_reads.install()
     with mock_aws():
         s3 = client("s3")
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         create_table(client("dynamodb"))
         yield SimpleNamespace(s3=s3, dynamodb=client("dynamodb"))
+    undo_reads()
     undo_transactions()
     reset_clients()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.uploads import fast
+from pipelines.uploads import fast, generate
 from pipelines.uploads.aggregate import run
 from pipelines.uploads.errors import MalformedUploadError
 from pipelines.uploads.generate import transactions
@@ -183,6 +183,37 @@ def test_the_fast_path_folds_most_good_records_itself(monkeypatch):
     monkeypatch.setattr(fast, "validate", lambda record: checked.append(record) or real(record))
     outcome = run(parse(io.BytesIO(body), "u.json"))
     assert outcome.records > 500 and len(checked) == outcome.rejected  # only the bad ones went the slow way
+
+
+@pytest.mark.parametrize("chunk", [97, 1 << 16])
+def test_an_indented_whitespace_heavy_document_takes_the_fast_path_to_the_same_outcome(chunk, monkeypatch):
+    compact, indented = io.BytesIO(), io.BytesIO()
+    generate.write(compact, 3, 2, 3000, seed=5, bad_ratio=0.02)
+    generate.write(indented, 3, 2, 3000, seed=5, bad_ratio=0.02, indent=2)
+    # Every kind of JSON whitespace between every two tokens, records far longer than a small chunk.
+    heavy = indented.getvalue().replace(b"\n", b" \r\n\t\t\t ")
+    assert len(indented.getvalue()) > 1.5 * len(compact.getvalue()) and len(heavy) > 2 * len(compact.getvalue())
+    expected = outcome_of(compact.getvalue(), "u.json", reference=True, chunk=chunk)
+    assert expected["counts"][2] > 5
+    checked: list[Any] = []
+    real = fast.validate
+    monkeypatch.setattr(fast, "validate", lambda record: checked.append(record) or real(record))
+    for body in (indented.getvalue(), heavy):
+        fast.forget()
+        checked.clear()
+        assert outcome_of(body, "u.json", reference=False, chunk=chunk) == expected
+        assert len(checked) == expected["counts"][2]  # only the rejected records left the fast path
+
+
+def test_the_generators_indented_document_is_the_compact_one_pretty_printed():
+    compact, indented = io.BytesIO(), io.BytesIO()
+    plain = generate.write(compact, 2, 2, 400, seed=6, bad_ratio=0.05)
+    pretty = generate.write(indented, 2, 2, 400, seed=6, bad_ratio=0.05, indent=2)
+    assert pretty == plain and plain.bad
+    document = json.loads(compact.getvalue().decode("utf-8", "surrogatepass"))
+    assert indented.getvalue() == json.dumps(document, indent=2).encode() + b"\n"
+    with pytest.raises(ValueError, match="NDJSON"):
+        generate.write(io.BytesIO(), 1, 1, 10, ndjson=True, indent=2)
 
 
 RECORD = {"storeId": "S1", "transactionId": "T1", "timestamp": "2026-11-20T10:00:00Z", "lines": []}

@@ -167,6 +167,22 @@ def test_a_file_over_the_size_limit_is_quarantined_unread(aws, lambda_context, m
     assert "quarantine/uploads/big.json" in keys(aws, "quarantine/")
 
 
+@pytest.mark.parametrize(
+    ("announced", "loaded"),
+    [(200 * 10**6, True), (256 * 1024 * 1024, True), (256 * 1024 * 1024 + 1, False)],
+)
+def test_the_default_size_limit_admits_a_200_mb_upload_and_stops_past_256_mb(aws, lambda_context, announced, loaded):
+    # The size S3 announced is checked before a byte is read (the object itself is small here).
+    body, _ = sample()
+    event = put(aws, "uploads/announced.json", body) | {"size": announced}
+    if loaded:
+        assert process_upload(event, lambda_context)["outcome"] == "new"
+    else:
+        with pytest.raises(UploadTooLargeError, match="over the 256 MB limit"):
+            process_upload(event, lambda_context)
+        assert summary_rows(aws) == []
+
+
 def test_a_size_the_event_understated_is_still_caught(aws, lambda_context, monkeypatch):
     monkeypatch.setenv("MAX_FILE_MB", "1")
     body, _ = sample(lines=14_000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipelines.uploads.handlers import process_upload
+from pipelines.uploads.layout import DATE_INDEX
 from pipelines.uploads.store import SummaryTable
 from tests.pipelines.uploads.conftest import TABLE
 from tests.pipelines.uploads.test_handlers import independent, put, sample
@@ -38,9 +39,10 @@ def test_pages_are_followed(aws, lambda_context, monkeypatch):
     real = table._call
 
     def one_item_pages(operation, **kwargs):
-        calls.append(operation)
+        calls.append((operation, kwargs.get("IndexName")))
         return real(operation, Limit=1, **kwargs)
 
     monkeypatch.setattr(table, "_call", one_item_pages)
     assert table.store_days_on(date) == whole
     assert len(calls) > len(whole)  # a page per item: the pagination was followed
+    assert set(calls) == {("query", DATE_INDEX)}  # every page a Query of the byDate index, never a Scan
