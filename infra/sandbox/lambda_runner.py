@@ -22,6 +22,7 @@ import importlib
 import io
 import json
 import os
+import sys
 import threading
 import time
 import traceback
@@ -106,6 +107,39 @@ def _function_environment(variables: dict[str, str]):
                 os.environ[key] = value
 
 
+class _ThreadStdout:
+    """sys.stdout while a function runs: its thread writes into the function's log, every other thread
+    (the CLI printing a report, a test) writes where stdout went before, as in separate processes."""
+
+    def __init__(self, outside, invoking: threading.Thread, log: io.StringIO):
+        self._outside, self._invoking, self._log = outside, invoking, log
+
+    def _target(self):
+        return self._log if threading.current_thread() is self._invoking else self._outside
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self._outside, name)
+
+
+@contextlib.contextmanager
+def _function_stdout(log: io.StringIO):
+    # contextlib.redirect_stdout is process-wide: another thread's print would land in this log.
+    outside = sys.stdout
+    routed = _ThreadStdout(outside, threading.current_thread(), log)
+    sys.stdout = routed
+    try:
+        yield
+    finally:
+        if sys.stdout is routed:
+            sys.stdout = outside
+
+
 def _role_environment(fn: LambdaFunction) -> dict[str, str]:
     """The execution role's temporary credentials, as Lambda puts them in the environment."""
     sandbox_iam = iam.active()
@@ -149,7 +183,7 @@ def invoke_in_process(fn: LambdaFunction, event: Any = None) -> tuple[str, bool,
         "AWS_DEFAULT_REGION": fn.region,
     }
     captured = io.StringIO()
-    with _INVOKE_LOCK, _function_environment(environment), contextlib.redirect_stdout(captured):
+    with _INVOKE_LOCK, _function_environment(environment), _function_stdout(captured):
         try:
             result = resolve_handler(fn.handler)(event, context)
             payload, errored = json.dumps(result), False
