@@ -41,8 +41,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def checked_key(key: Any, prefix: str, field: str) -> str:
     """``key`` if it names a release request document under ``prefix``; InvalidInputError naming ``field``."""
-    if not isinstance(key, str) or not key:
-        raise InvalidInputError(field, f"must be a non-empty string, got {described(key)}")
+    if not isinstance(key, str):
+        raise InvalidInputError(field, f"must be a string, got {described(key)} (the request's key under {prefix})")
+    if not key:
+        raise InvalidInputError(field, "must be a non-empty string")
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise InvalidInputError(field, f"is more than {MAX_KEY_BYTES} UTF-8 bytes, S3's key limit")
     if _CONTROL.search(key):

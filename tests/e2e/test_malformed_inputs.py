@@ -2,8 +2,9 @@
 
 Each must end the execution at the pipeline's intake with an ``InvalidInputError`` naming the
 field, a short cause, and nothing written. greeting and incidents are started by their HTTP API
-(SigV4-signed ``POST``), radar, uploads and daily-analysis as an operator starts a manual run (``StartExecution``;
-for uploads, replaying an S3 event by hand: the upload itself cannot be malformed JSON input).
+(SigV4-signed ``POST``), radar, uploads, daily-analysis and release-approval as an operator starts a manual run
+(``StartExecution``; for uploads, replaying an S3 event by hand: the upload itself cannot be
+malformed JSON input; for release-approval, ``{"inputKey"}``).
 """
 
 from __future__ import annotations
@@ -108,6 +109,13 @@ def analysis_written(sandbox) -> tuple[set[str], int]:
     return {o["Key"] for o in listed.get("Contents", [])}, published
 
 
+def approvals_written(sandbox) -> tuple[set[str], int]:
+    outputs = sandbox.outputs("release-approval")
+    listed = sandbox.client("s3").list_objects_v2(Bucket=outputs["bucketName"])
+    tokens = sandbox.client("dynamodb").scan(TableName=outputs["tokenTableName"])["Count"]
+    return {o["Key"] for o in listed.get("Contents", [])}, tokens
+
+
 @dataclass(frozen=True)
 class Pipeline:
     field: str  # a string field of its input
@@ -123,6 +131,8 @@ PIPELINES = {
     # Started by S3 events, which nobody can malform; a hand-started run (replaying an event) can be.
     "uploads": Pipeline("source", "ValidateInput", manual_run("uploads"), uploads_written),
     "daily-analysis": Pipeline("date", "ValidateInput", manual_run("daily-analysis"), analysis_written),
+    # Started by an upload under inputs/ too; the manual start names the request's key.
+    "release-approval": Pipeline("inputKey", "ValidateInput", manual_run("release-approval"), approvals_written),
 }
 
 

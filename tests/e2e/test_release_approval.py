@@ -282,3 +282,17 @@ def test_no_token_or_secret_appears_in_history_logs_or_results(sandbox, fakes):
     token = next(e for e in result.history if e["type"] == "TaskScheduled" and "waitForTaskToken" in str(e))
     task_token = json.loads(token["taskScheduledEventDetails"]["parameters"])["Payload"]["taskToken"]
     assert task_token not in log and task_token not in json.dumps(document)
+
+
+def test_run_with_advance_moves_the_clock_past_the_wait_and_reports_no_decision(sandbox, fakes, capsys):
+    from infra.cli.inputs import read_input
+    from infra.cli.sandbox import request_and_report
+
+    story_id = story()
+    status = request_and_report(sandbox, PIPELINE, read_input(json.dumps(release(story_id))), advance_s=DAY_S + 60)
+    out = capsys.readouterr().out
+    assert status == 1
+    assert f"waiting for the Jira decision on {story_id}" in out
+    assert "advancing the sandbox clock by 86460 s" in out
+    assert "no decision within 24 hours" in out
+    assert token_item(sandbox, story_id)["status"]["S"] == "TIMED_OUT"
