@@ -130,6 +130,32 @@ def _import_nodes_of(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
         yield from _import_nodes(node)
 
 
+@functools.lru_cache(maxsize=1024)
+def _file_imports(path: str, stamp: tuple[int, int]) -> tuple[ast.Import | ast.ImportFrom, ...]:
+    # Walking a module's tree is most of a program run's cost when every function's requirements are
+    # derived (36 handlers over the same modules): once per file version and process. ``stamp``
+    # (mtime, size) makes an edited file read again; a SyntaxError is not cached.
+    return tuple(_import_nodes(source_ast.parse(Path(path).read_bytes(), path)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _module_file(root: Path, package: str, module: str) -> Path | None:
+    # Asked thousands of times a program run (every handler walks the same modules).
+    parts = module.split(".")
+    if parts[0] != package:
+        return None
+    base = root.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py") if len(parts) > 1 else None, base / "__init__.py"):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
 class _ModuleGraph:
     """The first-party modules reachable from one module, and the third-party names they import."""
 
@@ -141,14 +167,7 @@ class _ModuleGraph:
         self.third_party: dict[str, str] = {}  # top-level import name → first module importing it
 
     def file_of(self, module: str) -> Path | None:
-        parts = module.split(".")
-        if parts[0] != self.package:
-            return None
-        base = self.root.joinpath(*parts[1:])
-        for candidate in (base.with_suffix(".py") if len(parts) > 1 else None, base / "__init__.py"):
-            if candidate is not None and candidate.is_file():
-                return candidate
-        return None
+        return _module_file(self.root, self.package, module)
 
     def visit(self, module: str, imported_by: str | None) -> None:
         parts = module.split(".")
@@ -168,11 +187,11 @@ class _ModuleGraph:
 
     def scan(self, module: str, path: Path) -> None:
         try:
-            tree = source_ast.parse(path.read_bytes(), str(path))
+            imports = _file_imports(str(path), _stamp(path))
         except SyntaxError as exc:
             raise PackagingError(f"handler {self.handler}: {_shown(path)}:{exc.lineno}: {exc.msg}") from None
         is_package = path.name == "__init__.py"
-        for node in _import_nodes(tree):
+        for node in imports:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     self.record(alias.name, module)
