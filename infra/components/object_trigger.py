@@ -18,7 +18,9 @@ import pulumi_aws as aws
 
 from infra import asl
 from infra import integrations as i
+from infra.components.key import ServiceKeyUse
 from infra.components.pipeline import StepFunctionPipeline, StepFunctionPipelineArgs
+from infra.components.queue import DeadLetterQueue, DeadLetterQueueArgs
 from infra.components.stack import PipelineOwner
 from infra.components.triggers import start_execution_role
 
@@ -149,3 +151,54 @@ class S3ObjectCreated(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         self.register_outputs({"ruleName": self.rule.name})
+
+
+def dead_letters_key_use(owner: PipelineOwner, label: str = "objects") -> ServiceKeyUse:
+    """What the pipeline key must admit for ``upload_trigger``'s dead letters: EventBridge, for that rule only."""
+    return ServiceKeyUse(
+        "EventBridgeDeadLetters", "events.amazonaws.com", ("kms:GenerateDataKey", "kms:Decrypt"),
+        object_rule_arn(owner, label),
+    )  # fmt: skip
+
+
+def upload_trigger(
+    name: str,
+    owner: PipelineOwner,
+    *,
+    key_arn: pulumi.Input[str],
+    state_machine_arn: pulumi.Input[str],
+    bucket_name: pulumi.Input[str],
+    prefix: str,
+    parent: pulumi.Resource,
+) -> tuple[DeadLetterQueue, S3ObjectCreated]:
+    """What a pipeline started by uploads under ``prefix`` declares: the once-per-object trigger
+    (``<name>-objects``) and the encrypted queue for the events its rule cannot deliver
+    (``<name>-undelivered``), both children of ``parent``. Its key must admit ``dead_letters_key_use``."""
+    child = pulumi.ResourceOptions(parent=parent)
+    stack = owner.stack
+    dead_letters = DeadLetterQueue(
+        f"{name}-undelivered",
+        DeadLetterQueueArgs(
+            queue_name=f"{stack.owner(owner.pipeline)}-undelivered-events",
+            key_arn=key_arn,
+            account_id=stack.account_id,
+            service="events.amazonaws.com",
+            source_arn=object_rule_arn(owner),
+            tags=owner.tags,
+        ),
+        opts=child,
+    )
+    trigger = S3ObjectCreated(
+        f"{name}-objects",
+        S3ObjectCreatedArgs(
+            owner=owner,
+            state_machine_arn=state_machine_arn,
+            bucket_name=bucket_name,
+            prefix=prefix,
+            once_per_object=True,
+            key_arn=key_arn,
+            dead_letter_arn=dead_letters.arn,
+        ),
+        opts=child,
+    )
+    return dead_letters, trigger

@@ -27,11 +27,10 @@ from infra import integrations as i
 from infra.components import grants as g
 from infra.components.bucket import SecureBucket, SecureBucketArgs
 from infra.components.function_api import FunctionApi, FunctionApiArgs
-from infra.components.key import ServiceKeyUse, pipeline_key
-from infra.components.object_trigger import S3ObjectCreated, S3ObjectCreatedArgs, object_rule_arn
+from infra.components.key import pipeline_key
+from infra.components.object_trigger import dead_letters_key_use, upload_trigger
 from infra.components.operator import OperatorRole, OperatorRoleArgs
 from infra.components.pipeline import FunctionSpec, StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
-from infra.components.queue import DeadLetterQueue, DeadLetterQueueArgs
 from infra.components.secret import ApiTokenSecret, ApiTokenSecretArgs
 from infra.components.stack import PipelineOwner, StackContext
 from infra.components.triggers import API_ACCESS_KEYS, ApiAccess
@@ -256,13 +255,9 @@ class ReleaseApprovalPipeline(pulumi.ComponentResource):
         stack, settings = args.stack, args.settings
         owner = PipelineOwner(stack, PIPELINE)
         tags, child = owner.tags, pulumi.ResourceOptions(parent=self)
-        rule_arn = object_rule_arn(owner)
-        dead_letters_use = ServiceKeyUse(
-            "EventBridgeDeadLetters", "events.amazonaws.com", ("kms:GenerateDataKey", "kms:Decrypt"), rule_arn
-        )
         self.key = pipeline_key(
             stack, PIPELINE, "release-approval: bucket, token table, secrets, dead letters, logs",
-            service_uses=[dead_letters_use], parent=self,
+            service_uses=[dead_letters_key_use(owner)], parent=self,
         )  # fmt: skip
         key_arn = self.key.arn
         self.bucket = bucket = SecureBucket(
@@ -368,31 +363,10 @@ class ReleaseApprovalPipeline(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.dead_letters = DeadLetterQueue(
-            f"{name}-undelivered",
-            DeadLetterQueueArgs(
-                queue_name=f"{stack.owner(PIPELINE)}-undelivered-events",
-                key_arn=key_arn,
-                account_id=stack.account_id,
-                service="events.amazonaws.com",
-                source_arn=rule_arn,
-                tags=tags,
-            ),
-            opts=child,
-        )
-        self.trigger = S3ObjectCreated(
-            f"{name}-objects",
-            S3ObjectCreatedArgs(
-                owner=owner,
-                state_machine_arn=self.pipeline.arn,
-                bucket_name=bucket.name,
-                prefix=INPUT_PREFIX,
-                once_per_object=True,
-                key_arn=key_arn,
-                dead_letter_arn=self.dead_letters.arn,
-            ),
-            opts=child,
-        )
+        self.dead_letters, self.trigger = upload_trigger(
+            name, owner, key_arn=self.key.arn, state_machine_arn=self.pipeline.arn, bucket_name=bucket.name,
+            prefix=INPUT_PREFIX, parent=self,
+        )  # fmt: skip
         self.operator = None
         if settings.operator_principals:
             self.operator = OperatorRole(

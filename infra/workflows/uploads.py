@@ -24,10 +24,9 @@ from infra import asl
 from infra import integrations as i
 from infra.components import grants as g
 from infra.components.bucket import Expiration, SecureBucket, SecureBucketArgs
-from infra.components.key import ServiceKeyUse, pipeline_key
-from infra.components.object_trigger import S3ObjectCreated, S3ObjectCreatedArgs, object_rule_arn
+from infra.components.key import pipeline_key
+from infra.components.object_trigger import dead_letters_key_use, upload_trigger
 from infra.components.pipeline import FunctionSpec, StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
-from infra.components.queue import DeadLetterQueue, DeadLetterQueueArgs
 from infra.components.stack import PipelineOwner, StackContext
 from infra.config import FUNCTION_KEYS, FunctionSettings, Section, StackConfig
 from infra.workflows.dependencies import readers_of
@@ -148,14 +147,9 @@ class UploadsPipeline(pulumi.ComponentResource):
         owner = PipelineOwner(stack, PIPELINE)
         tags = owner.tags
         child = pulumi.ResourceOptions(parent=self)
-        rule_arn = object_rule_arn(owner)
-        # EventBridge encrypts what it dead-letters with the queue's key, for this rule only.
-        dead_letters_use = ServiceKeyUse(
-            "EventBridgeDeadLetters", "events.amazonaws.com", ("kms:GenerateDataKey", "kms:Decrypt"), rule_arn
-        )
         self.key = pipeline_key(
             stack, PIPELINE, "uploads: bucket, summaries table, dead letters, logs",
-            service_uses=[dead_letters_use], readers=args.readers, parent=self,
+            service_uses=[dead_letters_key_use(owner)], readers=args.readers, parent=self,
         )  # fmt: skip
         retention = settings.rejects_retention_days
         self.bucket = SecureBucket(
@@ -215,31 +209,10 @@ class UploadsPipeline(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.dead_letters = DeadLetterQueue(
-            f"{name}-undelivered",
-            DeadLetterQueueArgs(
-                queue_name=f"{stack.owner(PIPELINE)}-undelivered-events",
-                key_arn=self.key.arn,
-                account_id=stack.account_id,
-                service="events.amazonaws.com",
-                source_arn=rule_arn,
-                tags=tags,
-            ),
-            opts=child,
-        )
-        self.trigger = S3ObjectCreated(
-            f"{name}-objects",
-            S3ObjectCreatedArgs(
-                owner=owner,
-                state_machine_arn=self.pipeline.arn,
-                bucket_name=bucket.name,
-                prefix=UPLOAD_PREFIX,
-                once_per_object=True,
-                key_arn=self.key.arn,
-                dead_letter_arn=self.dead_letters.arn,
-            ),
-            opts=child,
-        )
+        self.dead_letters, self.trigger = upload_trigger(
+            name, owner, key_arn=self.key.arn, state_machine_arn=self.pipeline.arn, bucket_name=bucket.name,
+            prefix=UPLOAD_PREFIX, parent=self,
+        )  # fmt: skip
         self.outputs = {
             "bucketName": bucket.name,
             "uploadPrefix": pulumi.Output.from_input(UPLOAD_PREFIX),
