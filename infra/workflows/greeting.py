@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 
 from infra import asl
 from infra import integrations as i
 from infra.components.key import pipeline_key
 from infra.components.pipeline import StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
 from infra.components.stack import PipelineOwner, StackContext
+from infra.components.table import secure_table
 from infra.components.triggers import API_ACCESS_KEYS, ApiAccess, HttpApiStart, HttpApiStartArgs
 from infra.config import FUNCTION_KEYS, FunctionSettings, Section, StackConfig
 
@@ -94,16 +94,10 @@ class GreetingPipeline(pulumi.ComponentResource):
         super().__init__("stepworks:workflows:GreetingPipeline", name, None, opts)
         stack, settings = args.stack, args.settings
         self.key = pipeline_key(stack, PIPELINE, "greeting: table and logs", parent=self)
-        self.table = aws.dynamodb.Table(
-            f"{name}-table",
-            billing_mode="PAY_PER_REQUEST",
-            hash_key="id",
-            attributes=[aws.dynamodb.TableAttributeArgs(name="id", type="S")],
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=self.key.arn),
-            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            tags=stack.tags_for(PIPELINE),
+        self.table = secure_table(
+            f"{name}-table", hash_key="id", key_arn=self.key.arn, tags=stack.tags_for(PIPELINE),
             opts=pulumi.ResourceOptions(parent=self),
-        )
+        )  # fmt: skip
         self.pipeline = StepFunctionPipeline(
             name,
             StepFunctionPipelineArgs(

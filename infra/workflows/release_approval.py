@@ -33,6 +33,7 @@ from infra.components.operator import OperatorRole, OperatorRoleArgs
 from infra.components.pipeline import FunctionSpec, StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
 from infra.components.secret import ApiTokenSecret, ApiTokenSecretArgs
 from infra.components.stack import PipelineOwner, StackContext
+from infra.components.table import secure_table
 from infra.components.triggers import API_ACCESS_KEYS, ApiAccess
 from infra.config import FUNCTION_KEYS, ConfigError, FunctionSettings, Section, StackConfig
 from infra.workflows.release_reference import ReferenceServices, ReferenceServicesArgs
@@ -427,17 +428,7 @@ def token_table(
     name: str, key_arn: pulumi.Input[str], tags: Mapping[str, str], opts: pulumi.ResourceOptions
 ) -> aws.dynamodb.Table:
     """The task tokens by Jira story (``pipelines/approvals/tokens``): CMK, TTL ``expiresAt``, PITR."""
-    return aws.dynamodb.Table(
-        name,
-        billing_mode="PAY_PER_REQUEST",
-        hash_key="storyId",
-        attributes=[aws.dynamodb.TableAttributeArgs(name="storyId", type="S")],
-        ttl=aws.dynamodb.TableTtlArgs(attribute_name="expiresAt", enabled=True),
-        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=key_arn),
-        point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-        tags=dict(tags),
-        opts=opts,
-    )
+    return secure_table(name, hash_key="storyId", ttl_attribute="expiresAt", key_arn=key_arn, tags=tags, opts=opts)
 
 
 def build(stack_config: StackConfig, stack: StackContext, built: Mapping[str, Any]) -> pulumi.ComponentResource:

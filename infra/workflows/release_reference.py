@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from infra.components import grants as g
 from infra.components.function_api import FunctionApi, FunctionApiArgs
 from infra.components.pipeline import FunctionSpec, declare_functions
 from infra.components.secret import ApiTokenSecret
 from infra.components.stack import PipelineOwner
+from infra.components.table import secure_table
 from infra.components.triggers import ApiAccess
 
 # Each service's route on the reference API (its base URL is the API's endpoint plus the prefix).
@@ -45,17 +45,10 @@ class ReferenceServices(pulumi.ComponentResource):
     def __init__(self, name: str, args: ReferenceServicesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:workflows:ReleaseReferenceServices", name, None, opts)
         owner, key_arn = args.owner, args.key_arn
-        self.table = aws.dynamodb.Table(
-            f"{name}-idempotency",
-            billing_mode="PAY_PER_REQUEST",
-            hash_key="idempotencyKey",
-            attributes=[aws.dynamodb.TableAttributeArgs(name="idempotencyKey", type="S")],
-            ttl=aws.dynamodb.TableTtlArgs(attribute_name="expiresAt", enabled=True),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=key_arn),
-            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            tags=owner.tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.table = secure_table(
+            f"{name}-idempotency", hash_key="idempotencyKey", ttl_attribute="expiresAt", key_arn=key_arn,
+            tags=owner.tags, opts=pulumi.ResourceOptions(parent=self),
+        )  # fmt: skip
         specs = {}
         for service in ROUTES:
             secret = args.secrets[service]

@@ -28,6 +28,7 @@ from infra.components.key import pipeline_key
 from infra.components.object_trigger import dead_letters_key_use, upload_trigger
 from infra.components.pipeline import FunctionSpec, StepFunctionPipeline, StepFunctionPipelineArgs, function_spec
 from infra.components.stack import PipelineOwner, StackContext
+from infra.components.table import secure_table
 from infra.config import FUNCTION_KEYS, FunctionSettings, Section, StackConfig
 from infra.workflows.dependencies import readers_of
 from pipelines.common.errors import UpstreamUnavailableError
@@ -229,29 +230,8 @@ def summaries_table(
     name: str, key_arn: pulumi.Input[str], tags: Mapping[str, str], opts: pulumi.ResourceOptions
 ) -> aws.dynamodb.Table:
     """The store-day summaries (``pipelines/uploads/layout``): pk/sk, GSI ``byDate``, CMK, point-in-time recovery."""
-    keys = ("pk", "sk", DATE_INDEX_PARTITION, DATE_INDEX_SORT)
-    attributes = [aws.dynamodb.TableAttributeArgs(name=n, type="S") for n in keys]
-    return aws.dynamodb.Table(
-        name,
-        billing_mode="PAY_PER_REQUEST",
-        hash_key="pk",
-        range_key="sk",
-        attributes=attributes,
-        global_secondary_indexes=[
-            aws.dynamodb.TableGlobalSecondaryIndexArgs(
-                name=DATE_INDEX,
-                key_schemas=[
-                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=name, key_type=kind)
-                    for name, kind in ((DATE_INDEX_PARTITION, "HASH"), (DATE_INDEX_SORT, "RANGE"))
-                ],
-                projection_type="ALL",
-            )
-        ],
-        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=key_arn),
-        point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-        tags=dict(tags),
-        opts=opts,
-    )
+    index = (DATE_INDEX, DATE_INDEX_PARTITION, DATE_INDEX_SORT)
+    return secure_table(name, hash_key="pk", range_key="sk", indexes=[index], key_arn=key_arn, tags=tags, opts=opts)
 
 
 def summary_table_grants(table_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> list[g.Grant]:
