@@ -146,6 +146,9 @@ def validate_schedule_expression(key: str, value: Any) -> str:
     )
 
 
+_IAM_PRINCIPAL = re.compile(r"arn:aws:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]{1,512})")
+
+
 class Section:
     """Typed readers over one mapping of config values, naming ``prefix.key`` in every error.
 
@@ -248,6 +251,19 @@ class Section:
                 raise ConfigError(f"{self.key(name)}: {describe(address)} is not an e-mail address")
         if len(set(value)) != len(value):
             raise ConfigError(f"{self.key(name)}: lists an address twice")
+        return value
+
+    def iam_principals(self, name: str) -> tuple[str, ...]:
+        """IAM principals by ARN: an account root, a role or a user of the ``aws`` partition, no duplicates."""
+        value = self.string_list(name)
+        for arn in value:
+            if not _IAM_PRINCIPAL.fullmatch(arn):
+                raise ConfigError(
+                    f"{self.key(name)}: {describe(arn)} is not an IAM role, user or account ARN "
+                    "(arn:aws:iam::<account>:role/<name>, …:user/<name> or …:root)"
+                )
+        if len(set(value)) != len(value):
+            raise ConfigError(f"{self.key(name)}: lists a principal twice")
         return value
 
     def memory_mb(self, name: str = "memory", default: int = 256) -> int:

@@ -68,8 +68,6 @@ DAY_S = 86_400
 # What the execution may take beyond the approval wait (the services, the records).
 EXECUTION_MARGIN_S = 3600
 INTAKE = FunctionSpec("pipelines.approvals.intake.validate_release_input", memory_mb=256, timeout_s=30)
-# Errors the wait's Catch tells apart; anything else is a failure too (RecordOutcome names it).
-REJECTED = "ReleaseRejected"
 
 
 @dataclass(frozen=True)
@@ -112,12 +110,6 @@ class ReleaseApprovalSettings:
         environments = section.string_list("environments", ("dev", "staging", "prod"))
         if not environments:
             raise ConfigError(f"{section.key('environments')}: list at least one target environment")
-        if access := section.string_list("operatorPrincipals"):
-            for arn in access:
-                if not arn.startswith("arn:aws:iam::") or (":root" in arn and not arn.endswith(":root")):
-                    raise ConfigError(
-                        f"{section.key('operatorPrincipals')}: {arn!r} is not an IAM role, user or account ARN"
-                    )
         return cls(
             # Step Functions waits at most a year; a minute is the least a person can answer in.
             approval_timeout_s=section.integer("approvalTimeoutSeconds", DAY_S, 60, 365 * DAY_S),
@@ -125,7 +117,7 @@ class ReleaseApprovalSettings:
             service_urls={} if reference else {s: u for s, u in urls.items() if u},
             reference_services=reference,
             jira_base_url=section.service_url("jiraBaseUrl"),
-            operator_principals=access,
+            operator_principals=section.iam_principals("operatorPrincipals"),
             access=ApiAccess.from_section(section),
             functions=FunctionSettings.from_section(section, DEFAULT_FUNCTIONS.memory_mb, DEFAULT_FUNCTIONS.timeout_s),
         )
