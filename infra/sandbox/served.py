@@ -41,6 +41,9 @@ class Session:
     secret_access_key: str
     outputs: Mapping[str, Any] = field(default_factory=dict)  # stack outputs by pipeline
     routes: Mapping[str, str] = field(default_factory=dict)  # exported API URL → its loopback URL
+    # ``python -m infra serve``'s control endpoint (``infra/sandbox/control.py``) and its bearer token.
+    control_url: str = ""
+    control_token: str = ""
 
     def client(self, service: str):
         """A boto3 client of the served emulator, signed as the operator."""
@@ -115,8 +118,11 @@ def _route_map(sandbox: Sandbox) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def served(sandbox: Sandbox, port: int = 0) -> Iterator[Session]:
-    """Serve ``sandbox``'s emulator on 127.0.0.1:``port`` and publish its session until the block ends."""
+def served(sandbox: Sandbox, port: int = 0, control_url: str = "", control_token: str = "") -> Iterator[Session]:
+    """Serve ``sandbox``'s emulator on 127.0.0.1:``port`` and publish its session until the block ends.
+
+    ``control_url`` and ``control_token``: a control endpoint the session names (``serve``'s).
+    """
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on the terminal
@@ -135,6 +141,8 @@ def served(sandbox: Sandbox, port: int = 0) -> Iterator[Session]:
         secret_access_key=operator.secret_key,
         outputs=dict(sandbox.program.outputs),
         routes=_route_map(sandbox),
+        control_url=control_url,
+        control_token=control_token,
     )
     path = session_path(sandbox.stack)
     try:
