@@ -174,8 +174,10 @@ def _print_banner(sandbox, session, schedules_on: bool, runner) -> None:
             served_at = session.routes.get(value) if isinstance(value, str) else None
             say(f"    {key}: {value}" + (f"  → {served_at}" if served_at else ""))
     stack_wide = {k: v for k, v in outputs.items() if not isinstance(v, Mapping)}
-    for key, value in stack_wide.items():
-        say(f"  {key}: {value}")
+    if stack_wide:
+        say("  (the stack)")
+        for key, value in stack_wide.items():
+            say(f"    {key}: {value}")
     say()
     say("triggers:")
     for pipeline, values in outputs.items():
@@ -188,12 +190,13 @@ def _print_banner(sandbox, session, schedules_on: bool, runner) -> None:
                 say(f"  {pipeline}: POST {session.routes[values[key]]} (signed)")
         if values.get("callbackUrl"):
             say(f"  {pipeline}: python -m infra callback {pipeline} --issue KEY --decision approved|rejected")
+    described = {target.name: target for target in runner.targets}
     for pipeline, schedule in scheduled_pipelines(sandbox).items():
-        how = "fires on its schedule, or" if schedules_on else "fires on"
-        say(f"  {pipeline}: schedule {schedule} {how} `python -m infra fire {pipeline}`")
-    if runner is not None:
-        for target in runner.targets:
-            say(f"    {target.describe()}")
+        say(f"  {pipeline}: python -m infra fire {pipeline}")
+        target = described.get(schedule)
+        if target is not None:
+            fired = "" if schedules_on else "; fired on it only with --schedules"
+            say(f"    schedule {target.describe()}{fired}")
     fakes = _fakes(sandbox.services)
     if fakes:
         say()
@@ -268,9 +271,8 @@ def _serve(sandbox, args) -> None:
         running.callback(control.stop)
         watcher = ExecutionWatcher(sandbox, report=lambda line: say(str(line))).start()
         running.callback(watcher.stop)
-        runner = ScheduleRunner(sandbox, report=event) if args.schedules else None
-        if runner is not None:
-            runner.load()
+        runner = ScheduleRunner(sandbox, report=event)
+        runner.load()  # described either way; fired on their expressions only with --schedules
         try:
             session = running.enter_context(
                 served(sandbox, args.port, control_url=control.url, control_token=control.token)
@@ -278,7 +280,7 @@ def _serve(sandbox, args) -> None:
         except PortTaken as exc:  # taken since the check before the deploy
             raise UsageError(f"--port: {exc}") from None
         _print_banner(sandbox, session, args.schedules, runner)
-        if runner is not None:
+        if args.schedules:
             runner.start()
             running.callback(runner.stop)
         say(f"ready: serving stack {sandbox.stack} at {session.endpoint}; Ctrl-C stops")

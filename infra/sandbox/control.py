@@ -25,9 +25,6 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from infra.sandbox import iam
 from infra.sandbox.fakes.base import SHUTDOWN_POLL_S
 
 if TYPE_CHECKING:
@@ -110,6 +107,10 @@ class ControlServer:
 
     def answer(self, path: str, authorization: str, body: bytes) -> tuple[int, dict[str, Any]]:
         """The status and JSON answer to one request."""
+        from botocore.exceptions import ClientError
+
+        from infra.sandbox import iam  # (here: `python -m infra fire` imports this module for its constants)
+
         if not hmac.compare_digest(authorization.encode(), f"Bearer {self.token}".encode()):
             return 401, {"message": "missing or wrong token (it is in the session file of the running sandbox)"}
         if path != FIRE_PATH:

@@ -4,7 +4,8 @@
 operator) on a thread of its own and reports each execution it has not seen, and each one it saw
 running that has ended, with its status, its duration (Step Functions' start and stop dates, on
 the sandbox clock) and, when it failed, its error. An execution that starts and ends between two
-polls gets both lines.
+polls gets both lines; within a poll, starts come in the order of their start dates across state
+machines (a router before the run it starts), then ends in the order of their stop dates.
 """
 
 from __future__ import annotations
@@ -58,20 +59,20 @@ class ExecutionWatcher:
     def poll(self) -> None:
         """Report what changed since the last poll."""
         sfn = self.sandbox.client("stepfunctions")
+        listed = []
         for machine in sfn.list_state_machines()["stateMachines"]:
             pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"])
-            executions = [e for page in pages for e in page["executions"]]
-            for execution in sorted(executions, key=lambda e: e["startDate"]):
-                arn, status = execution["executionArn"], execution["status"]
-                if arn in self._ended:
-                    continue
-                if arn not in self._running:
-                    self._running.add(arn)
-                    self.report(ExecutionLine("started", machine["name"], execution["name"], arn))
-                if status in TERMINAL:
-                    self._running.discard(arn)
-                    self._ended.add(arn)
-                    self.report(self._ending(sfn, machine["name"], execution))
+            listed += [(machine["name"], e) for page in pages for e in page["executions"]]
+        fresh = [(m, e) for m, e in listed if e["executionArn"] not in self._ended]
+        for machine, execution in sorted(fresh, key=lambda pair: pair[1]["startDate"]):
+            if execution["executionArn"] not in self._running:
+                self._running.add(execution["executionArn"])
+                self.report(ExecutionLine("started", machine, execution["name"], execution["executionArn"]))
+        ended = [(m, e) for m, e in fresh if e["status"] in TERMINAL]
+        for machine, execution in sorted(ended, key=lambda pair: pair[1].get("stopDate") or pair[1]["startDate"]):
+            self._running.discard(execution["executionArn"])
+            self._ended.add(execution["executionArn"])
+            self.report(self._ending(sfn, machine, execution))
 
     @staticmethod
     def _ending(sfn, machine: str, execution: dict) -> ExecutionLine:
