@@ -94,12 +94,11 @@ class _DayOfMonth:
             return True
         if self.nearest_weekday is not None:
             target = datetime.date(day.year, day.month, min(self.nearest_weekday, last_day))
+            one_day = datetime.timedelta(days=1)
             if target.weekday() == 5:  # Saturday: the Friday before, unless that leaves the month
-                target = target - datetime.timedelta(days=1) if target.day > 1 else target + datetime.timedelta(days=2)
+                target = target - one_day if target.day > 1 else target + 2 * one_day
             elif target.weekday() == 6:  # Sunday: the Monday after, unless that leaves the month
-                target = (
-                    target + datetime.timedelta(days=1) if target.day < last_day else target - datetime.timedelta(days=2)
-                )
+                target = target + one_day if target.day < last_day else target - 2 * one_day
             return day == target
         return day.day in self.days
 
