@@ -6,6 +6,10 @@ secret by ARN, as Jira's administrator did) and the loopback URL of the route. S
 sandbox serves moto's own HTTP server over the same in-process backends (IAM enforced: requests
 are signed with the sandbox operator's keys, emulator credentials that open nothing outside it),
 and writes what a client needs into a session file only its user can read, removed at exit.
+
+moto's server dispatches a request to the same backend methods an in-process client reaches, so
+the sandbox's hooks apply to it too: an object put through the served endpoint (by any process)
+raises the S3 → EventBridge event ``eventbridge.py`` routes (``tests/infra/test_serve.py`` pins it).
 """
 
 from __future__ import annotations
