@@ -1,4 +1,5 @@
-"""``python -m infra synth | diff | docs | check | layers | demo | run``: the program offline, and in the sandbox.
+"""``python -m infra synth | diff | docs | check | layers | demo | run | callback | serve | fire``: the program offline,
+and in the sandbox.
 
 One module per command group (``synth``, ``diff``, ``check``, ``layers``, ``sandbox``); this one parses the
 command line and turns every failure into one line on stderr:
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     from infra.cli.diff import cmd_diff
     from infra.cli.layers import cmd_layers
     from infra.cli.sandbox import cmd_demo, cmd_run
+    from infra.cli.serve import DEFAULT_API_PORTS_FROM, DEFAULT_PORT, cmd_fire, cmd_serve
     from infra.cli.synth import cmd_docs, cmd_synth
 
     synth = command("synth", cmd_synth, "write every resource, state machine and IAM policy the program declares")
@@ -152,6 +154,55 @@ def build_parser() -> argparse.ArgumentParser:
     callback.add_argument("--decision", required=True, choices=("approved", "rejected"))
     callback.add_argument("--comment", default="", help="the decision's comment")
     callback.add_argument("--by", default="", help="who decided (default: Jira Automation)")
+    serve = command(
+        "serve",
+        cmd_serve,
+        "keep the sandbox running as a local AWS: the emulator, every HTTP API, the fakes, until Ctrl-C",
+        epilog="examples:\n"
+        "  python -m infra serve\n"
+        "  python -m infra serve --pipeline greeting --pipeline uploads --port 4566 --api-ports-from 4600\n"
+        "  aws --endpoint-url http://127.0.0.1:4566 s3 ls   # with the credentials serve prints\n"
+        "  python -m infra fire radar                       # from another terminal\n\n"
+        "Prints every endpoint and the emulator's credentials, then a line per execution as it starts\n"
+        "and ends. Ctrl-C stops it all (exit 130); a taken port is an error (exit 2).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help=f"the emulator's port on 127.0.0.1 (default: {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    serve.add_argument(
+        "--api-ports-from",
+        type=int,
+        default=DEFAULT_API_PORTS_FROM,
+        metavar="N",
+        help=f"the HTTP APIs' ports, N, N+1… in the order of the APIs' names (default: {DEFAULT_API_PORTS_FROM}; "
+        "0: free ones)",
+    )
+    serve.add_argument(
+        "--pipeline",
+        action="append",
+        metavar="PIPELINE",
+        help="serve only this pipeline (repeatable; default: every pipeline the stack enables)",
+    )
+    serve.add_argument(
+        "--schedules",
+        action="store_true",
+        help="fire each schedule on its own expression (cron/rate/at in its time zone), not only on `fire`",
+    )
+    fire = command(
+        "fire", cmd_fire, "fire a pipeline's schedule in the running `serve`, as EventBridge Scheduler would"
+    )
+    fire.add_argument("pipeline", metavar="PIPELINE", help="the scheduled pipeline (radar, daily-analysis)")
+    fire.add_argument(
+        "--time",
+        metavar="ISO8601",
+        help="the scheduled time the target receives (default: now; 2026-03-01T06:00:00Z; no offset means UTC)",
+    )
+    fire.add_argument("--wait", action="store_true", help="follow the execution; exit 0 only if it SUCCEEDED")
     return parser
 
 

@@ -6,6 +6,10 @@ secret by ARN, as Jira's administrator did) and the loopback URL of the route. S
 sandbox serves moto's own HTTP server over the same in-process backends (IAM enforced: requests
 are signed with the sandbox operator's keys, emulator credentials that open nothing outside it),
 and writes what a client needs into a session file only its user can read, removed at exit.
+
+moto's server dispatches a request to the same backend methods an in-process client reaches, so
+the sandbox's hooks apply to it too: an object put through the served endpoint (by any process)
+raises the S3 → EventBridge event ``eventbridge.py`` routes (``tests/infra/test_serve.py`` pins it).
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ class Session:
     secret_access_key: str
     outputs: Mapping[str, Any] = field(default_factory=dict)  # stack outputs by pipeline
     routes: Mapping[str, str] = field(default_factory=dict)  # exported API URL → its loopback URL
+    # ``python -m infra serve``'s control endpoint (``infra/sandbox/control.py``) and its bearer token.
+    control_url: str = ""
+    control_token: str = ""
 
     def client(self, service: str):
         """A boto3 client of the served emulator, signed as the operator."""
@@ -115,8 +122,11 @@ def _route_map(sandbox: Sandbox) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def served(sandbox: Sandbox, port: int = 0) -> Iterator[Session]:
-    """Serve ``sandbox``'s emulator on 127.0.0.1:``port`` and publish its session until the block ends."""
+def served(sandbox: Sandbox, port: int = 0, control_url: str = "", control_token: str = "") -> Iterator[Session]:
+    """Serve ``sandbox``'s emulator on 127.0.0.1:``port`` and publish its session until the block ends.
+
+    ``control_url`` and ``control_token``: a control endpoint the session names (``serve``'s).
+    """
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on the terminal
@@ -135,6 +145,8 @@ def served(sandbox: Sandbox, port: int = 0) -> Iterator[Session]:
         secret_access_key=operator.secret_key,
         outputs=dict(sandbox.program.outputs),
         routes=_route_map(sandbox),
+        control_url=control_url,
+        control_token=control_token,
     )
     path = session_path(sandbox.stack)
     try:
