@@ -1,7 +1,7 @@
 """Translations of the CloudWatch monitoring types: metric alarms and dashboards.
 
-The sandbox publishes no metrics, so an alarm stays in INSUFFICIENT_DATA and never notifies; what
-the sandbox shows is that each alarm and the dashboard are accepted as declared.
+The sandbox publishes no metrics and moto evaluates no alarm (it shows each as OK), so none ever
+notifies; what the sandbox shows is that each alarm and the dashboard are accepted as declared.
 """
 
 from __future__ import annotations
