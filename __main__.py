@@ -1,5 +1,7 @@
 """stepworks: read stack config, build the enabled pipelines, export their outputs."""
 
+import dataclasses
+
 import pulumi
 import pulumi_aws as aws
 from pulumi.runtime import config as pulumi_config
@@ -7,6 +9,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 
 from infra.components.bucket import AccessLogBucket, AccessLogBucketArgs
+from infra.components.operations import Operations, OperationsArgs, OperationsDashboard, OperationsDashboardArgs
 from infra.components.packaging import LayerCatalog, code_archive
 from infra.components.stack import FunctionRuntime, StackContext
 from infra.config import NAMESPACE, TOP_LEVEL_KEYS, load_stack_config, stepworks_settings
@@ -43,7 +46,7 @@ access_logs = AccessLogBucket(
         account_id=account_id, retention_days=stack_config.access_log_retention_days, tags=stack_config.tags
     ),
 )
-stack = StackContext(
+base = StackContext(
     name_prefix=prefix,
     region=stack_config.region,
     account_id=account_id,
@@ -60,11 +63,18 @@ stack = StackContext(
     tags=stack_config.tags,
 )
 pulumi.export("accessLogBucket", access_logs.name)
+# The operations topic first: every state machine, function and HTTP API the pipelines declare
+# gets its alarms from the generic components, notifying it.
+operations = Operations("operations", OperationsArgs(base, stack_config.operations))
+stack = dataclasses.replace(base, alarms=operations.target)
 # In WORKFLOWS' order, whatever the config's: a pipeline that reads another's resources (daily-analysis
 # reads the summaries uploads writes) is built after it.
 built: dict[str, pulumi.ComponentResource] = {}
 for name in (n for n in WORKFLOWS if n in stack_config.enabled_pipelines):
     built[name] = WORKFLOWS[name].build(stack_config, stack, built)
     pulumi.export(name, built[name].outputs)
-# Last: the log bucket's policy names every bucket the pipelines declared.
+# Last: the dashboard draws every resource the pipelines' alarms watch, and the log bucket's policy
+# names every bucket the pipelines declared.
+dashboard = OperationsDashboard("operations", OperationsDashboardArgs(stack, operations.target))
+pulumi.export("operations", {**operations.outputs, "dashboardName": dashboard.name})
 access_logs.seal()

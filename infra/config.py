@@ -395,6 +395,33 @@ class FunctionDefaults:
     log_level: str = "INFO"
 
 
+OPERATIONS = "operations"
+# The alarm period CloudWatch allows with one evaluation period: a minute to a day.
+ALARM_PERIOD_RANGE_MINUTES = (1, 1440)
+
+
+@dataclass(frozen=True)
+class OperationsSettings:
+    """``stepworks:operations``: who the stack's alarms e-mail, and the period they are judged over."""
+
+    alert_emails: tuple[str, ...] = ()
+    alarm_period_minutes: int = 5
+
+    @classmethod
+    def from_section(cls, section: Section) -> OperationsSettings:
+        """Validate the section (unknown keys are errors)."""
+        section.reject_unknown(["alertEmails", "alarmPeriodMinutes"])
+        return cls(
+            alert_emails=section.email_list("alertEmails"),
+            alarm_period_minutes=section.integer("alarmPeriodMinutes", 5, *ALARM_PERIOD_RANGE_MINUTES),
+        )
+
+    @property
+    def alarm_period_s(self) -> int:
+        """The alarms' period in seconds."""
+        return self.alarm_period_minutes * 60
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """Everything the program needs from stack configuration, validated."""
@@ -409,6 +436,8 @@ class StackConfig:
     access_log_retention_days: int = 365
     # ``stepworks:sandboxLoopbackHttp``: URL settings and the functions may use plain http to loopback.
     sandbox_loopback_http: bool = False
+    # ``stepworks:operations``: the alarms' topic subscriptions and period.
+    operations: OperationsSettings = field(default_factory=OperationsSettings)
 
     @property
     def resource_prefix(self) -> str:
@@ -438,6 +467,7 @@ TOP_LEVEL_KEYS = (
     "lambdaArchitecture",
     "logLevel",
     "tags",
+    OPERATIONS,
     SANDBOX_LOOPBACK_HTTP,
 )
 
@@ -522,6 +552,7 @@ def load_stack_config(
     tags = top.raw("tags", {})
     if not isinstance(tags, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         raise ConfigError(f"{NAMESPACE}:tags: {describe(tags)} is not allowed; allowed: an object of string values")
+    operations = OperationsSettings.from_section(top.section(OPERATIONS))
     sections = {
         name: Section(f"{NAMESPACE}:{name}", raw.get(name), loopback_http=loopback_http) for name in known_pipelines
     }
@@ -534,4 +565,5 @@ def load_stack_config(
         pipeline_sections=sections,
         access_log_retention_days=access_log_retention_days,
         sandbox_loopback_http=loopback_http,
+        operations=operations,
     )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.components import grants as g
 from infra.components import logs, trust
+
+if TYPE_CHECKING:
+    from infra.components.operations import PipelineWatch
 
 
 @dataclass
@@ -43,10 +47,12 @@ class PipelineFunctionArgs:
     # Unset: the function draws on the account's unreserved pool (see README, reservedConcurrency).
     reserved_concurrency: int | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The pipeline's watch (``StackContext.watch``): the function's error and throttle alarms.
+    watch: PipelineWatch | None = None
 
 
 class PipelineFunction(pulumi.ComponentResource):
-    """A Lambda function, its log group ``/aws/lambda/<name>`` and a role with only its grants."""
+    """A Lambda function, its log group ``/aws/lambda/<name>``, a role with only its grants, and its alarms."""
 
     def __init__(self, name: str, args: PipelineFunctionArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:components:PipelineFunction", name, None, opts)
@@ -107,4 +113,5 @@ class PipelineFunction(pulumi.ComponentResource):
         )
         self.arn = self.function.arn
         self.name = self.function.name
+        self.alarms = args.watch.function(name, args.function_name, self.name, self) if args.watch else []
         self.register_outputs({"arn": self.arn, "name": self.name, "roleArn": self.role.arn})

@@ -124,8 +124,9 @@ def declare_functions(
     specs: Mapping[str, FunctionSpec],
     parent: pulumi.Resource,
 ) -> dict[str, PipelineFunction]:
-    """One ``PipelineFunction`` per spec (logical name ``<name>-<key>``), each with its own role."""
+    """One ``PipelineFunction`` per spec (logical name ``<name>-<key>``), each with its own role and alarms."""
     rt = stack.functions
+    watch = stack.watch(pipeline)
     functions = {}
     for key, spec in specs.items():
         functions[key] = PipelineFunction(
@@ -148,6 +149,7 @@ def declare_functions(
                 vpc=spec.vpc,
                 reserved_concurrency=spec.reserved_concurrency,
                 tags=stack.tags_for(pipeline),
+                watch=watch,
             ),
             opts=pulumi.ResourceOptions(parent=parent),
         )
@@ -155,7 +157,8 @@ def declare_functions(
 
 
 class StepFunctionPipeline(pulumi.ComponentResource):
-    """A state machine (STANDARD, or EXPRESS) with logging (ALL, no execution data) and tracing, and its functions."""
+    """A state machine (STANDARD, or EXPRESS) with logging (ALL, no execution data), tracing and alarms
+    (when the stack has an alarm target), and its functions."""
 
     def __init__(self, name: str, args: StepFunctionPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("stepworks:components:StepFunctionPipeline", name, None, opts)
@@ -211,4 +214,6 @@ class StepFunctionPipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.policy]),
         )
         self.arn = self.state_machine.arn
+        watch = stack.watch(args.pipeline)
+        self.alarms = watch.state_machine(name, machine_name, self.arn, self) if watch else []
         self.register_outputs({"stateMachineArn": self.arn})

@@ -14,6 +14,7 @@ from pipelines.common.http import ALLOW_LOOPBACK_HTTP_ENV
 
 if TYPE_CHECKING:
     from infra.components.bucket import AccessLogBucket
+    from infra.components.operations import AlarmTarget, PipelineWatch
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,13 @@ class StackContext:
     # Every SecureBucket logs its server access here (None only in tests of a single component).
     access_logs: AccessLogBucket | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Where the alarms of every state machine, function and HTTP API go (None: no alarms, as in
+    # tests of a single component). The components declare their own alarms through ``watch``.
+    alarms: AlarmTarget | None = None
+
+    def watch(self, pipeline: str) -> PipelineWatch | None:
+        """What declares the alarms of ``pipeline``'s resources and lists them; None without alarms."""
+        return self.alarms.watch(pipeline) if self.alarms is not None else None
 
     def owner(self, pipeline: str) -> str:
         """``sw-dev-radar``: the prefix of a pipeline's physical names."""

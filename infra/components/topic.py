@@ -4,7 +4,8 @@
   ``kms:GenerateDataKey``/``kms:Decrypt`` on it (``grants.topic_publish`` adds them), and the
   key policy admits the pipeline's roles;
 - a policy that denies every request not made over TLS and lets only this account's principals
-  (whose IAM policies must still grant ``sns:Publish``) publish;
+  (whose IAM policies must still grant ``sns:Publish``) publish, and the AWS services named in
+  ``service_publishers`` for their sources in this account (CloudWatch for the stack's alarms);
 - one ``email`` subscription per address in config. AWS sends each address a confirmation
   link; nothing is delivered to it until someone clicks it (README, "Subscriptions").
 """
@@ -23,21 +24,45 @@ from infra.components import grants as g
 from infra.components.stack import PipelineOwner
 
 
-def topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
-    """TLS only; the account's own principals may publish (pure)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            g.deny_insecure_transport("sns:Publish", topic_arn),
+@dataclass(frozen=True)
+class ServicePublisher:
+    """An AWS service that publishes to the topic for sources of this account matching ``source_arn``."""
+
+    sid: str
+    principal: str
+    source_arn: pulumi.Input[str]
+
+
+def topic_policy(
+    topic_arn: str, account_id: str, publishers: Sequence[tuple[ServicePublisher, str]] = ()
+) -> dict[str, Any]:
+    """TLS only; the account's own principals may publish, and each service publisher for its
+    resolved source pattern, from this account only (pure)."""
+    statements = [
+        g.deny_insecure_transport("sns:Publish", topic_arn),
+        {
+            "Sid": "AccountPublishes",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+        },
+    ]
+    for publisher, source_arn in publishers:
+        statements.append(
             {
-                "Sid": "AccountPublishes",
+                "Sid": publisher.sid,
                 "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Principal": {"Service": publisher.principal},
                 "Action": "sns:Publish",
                 "Resource": topic_arn,
-            },
-        ],
-    }
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": source_arn},
+                },
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 @dataclass
@@ -53,6 +78,8 @@ class NotificationTopicArgs:
     display_name: str
     key_arn: pulumi.Input[str]
     emails: Sequence[str] = ()
+    # Services that publish (their key use is the key policy's: ``ServiceKeyUse``).
+    service_publishers: Sequence[ServicePublisher] = ()
 
     @property
     def topic_name(self) -> str:
@@ -73,9 +100,10 @@ class NotificationTopic(pulumi.ComponentResource):
             tags=args.owner.tags,
             opts=child,
         )
-        policy = pulumi.Output.all(self.topic.arn, args.owner.stack.account_id).apply(
-            lambda v: json.dumps(topic_policy(v[0], v[1]), indent=2)
-        )
+        publishers = list(args.service_publishers)
+        policy = pulumi.Output.all(
+            self.topic.arn, args.owner.stack.account_id, *[p.source_arn for p in publishers]
+        ).apply(lambda v: json.dumps(topic_policy(v[0], v[1], list(zip(publishers, v[2:], strict=True))), indent=2))
         self.policy = aws.sns.TopicPolicy(f"{name}-policy", arn=self.topic.arn, policy=policy, opts=child)
         self.subscriptions = [
             aws.sns.TopicSubscription(

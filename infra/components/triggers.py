@@ -170,7 +170,8 @@ def api_stage(
     depends_on: list[pulumi.Resource],
     parent: pulumi.Resource,
 ) -> tuple[aws.cloudwatch.LogGroup, aws.apigatewayv2.Stage]:
-    """An API's ``$default`` stage: auto-deployed, access logs into an encrypted group, throttled."""
+    """An API's ``$default`` stage: auto-deployed, access logs into an encrypted group, throttled, and
+    (when the stack has an alarm target) an alarm on its 5xx answers."""
     stack = owner.stack
     access_logs = logs.encrypted_log_group(
         f"{name}-access-logs",
@@ -197,6 +198,9 @@ def api_stage(
         tags=owner.tags,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )
+    watch = stack.watch(owner.pipeline)
+    if watch is not None:
+        watch.http_api(name, f"{stack.owner(owner.pipeline)}-{label}", api.id, stage.name, parent)
     return access_logs, stage
 
 

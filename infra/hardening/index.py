@@ -28,6 +28,7 @@ RDS_INSTANCE = "aws:rds/instance:Instance"
 TABLE = "aws:dynamodb/table:Table"
 TOPIC = "aws:sns/topic:Topic"
 QUEUE = "aws:sqs/queue:Queue"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SSE_CONFIGURATION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 
 
@@ -285,6 +286,20 @@ class Index:
             if isinstance(default, dict) and default.get("sseAlgorithm"):
                 found.add(str(default["sseAlgorithm"]))
         return found
+
+    # -- alarms ------------------------------------------------------------------------------
+
+    def alarm_name(self, alarm: DeclaredResource) -> str:
+        """The alarm's name."""
+        given = alarm.inputs.get("name")
+        return str(given if isinstance(given, str) and given else alarm.outputs.get("name") or alarm.id)
+
+    def alarm_arn(self, alarm: DeclaredResource) -> str:
+        """``arn:aws:cloudwatch:<region>:<account>:alarm:<name>``: the source CloudWatch names when it notifies."""
+        arn = alarm.outputs.get("arn")
+        if isinstance(arn, str) and arn:
+            return arn
+        return f"arn:aws:cloudwatch:{self.region}:{self.account_id}:alarm:{self.alarm_name(alarm)}"
 
     # -- secrets -----------------------------------------------------------------------------
 

@@ -311,6 +311,23 @@ def _stage(a: Answer) -> Outputs:
     }
 
 
+# --- CloudWatch alarms and dashboards ------------------------------------------------------------
+
+
+@answers("aws:cloudwatch/metricAlarm:MetricAlarm")
+def _metric_alarm(a: Answer) -> Outputs:
+    # The id is the alarm's name; the ARN is regional.
+    name = a.named(max_length=255)
+    return name, {"arn": a.arn("cloudwatch", f"alarm:{name}"), "name": name}
+
+
+@answers("aws:cloudwatch/dashboard:Dashboard")
+def _dashboard(a: Answer) -> Outputs:
+    # Dashboards are global: the ARN has the account and no region.
+    name = a.given("dashboardName") or physical_name(a.name, 255)
+    return name, {"dashboardArn": a.arn("cloudwatch", f"dashboard/{name}", regional=False), "dashboardName": name}
+
+
 # --- EventBridge and EventBridge Scheduler -------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ the type: a resource silently skipped would make the sandbox lie about what was 
 IAM, logs, Lambda, Step Functions and DynamoDB live here; the other types by area:
 ``trigger_translators`` (API Gateway, Scheduler, EventBridge), ``storage_translators`` (S3),
 ``security_translators`` (KMS, Secrets Manager), ``messaging_translators`` (SNS, SQS),
+``monitoring_translators`` (CloudWatch alarms and dashboards),
 ``network_translators`` (VPC) and ``database_translators`` (RDS).
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 from infra.sandbox import iam
 from infra.sandbox.database_translators import DATABASE_TRANSLATORS
 from infra.sandbox.messaging_translators import MESSAGING_TRANSLATORS
+from infra.sandbox.monitoring_translators import MONITORING_TRANSLATORS
 from infra.sandbox.network_translators import NETWORK_TRANSLATORS
 from infra.sandbox.security_translators import SECURITY_TRANSLATORS
 from infra.sandbox.storage_translators import STORAGE_TRANSLATORS
@@ -237,6 +239,7 @@ TRANSLATORS = {
     **STORAGE_TRANSLATORS,
     **SECURITY_TRANSLATORS,
     **MESSAGING_TRANSLATORS,
+    **MONITORING_TRANSLATORS,
     **NETWORK_TRANSLATORS,
     **DATABASE_TRANSLATORS,
 }

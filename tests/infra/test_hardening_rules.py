@@ -97,6 +97,10 @@ def key_policy() -> str:
          "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
          "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT},
                        "ArnLike": {"aws:SourceArn": arn("events", f"rule/{OWNER}-*")}}},
+        {"Sid": "CloudWatchAlarms", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT},
+                       "ArnLike": {"aws:SourceArn": ALARMS_PATTERN}}},
     )  # fmt: skip
 
 
@@ -131,6 +135,16 @@ MACHINE_ARN = arn("states", f"stateMachine:{OWNER}")
 TABLE_ARN = arn("dynamodb", f"table/{OWNER}-table")
 SECRET_ARN = arn("secretsmanager", f"secret:{OWNER}-token-AbCdEf")
 TOPIC_ARN = arn("sns", f"{OWNER}-reports")
+API_ID = "a1b2c3d4e5"
+ALARMS_PATTERN = arn("cloudwatch", f"alarm:{PREFIX}-*")
+# handle → (namespace, dimension, the watched resource's value, the metrics its alarms watch)
+ALARMED = {
+    "sfn": ("AWS/States", "StateMachineArn", f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{OWNER}",
+            ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionThrottled")),
+    "work": ("AWS/Lambda", "FunctionName", f"{OWNER}-work", ("Errors", "Throttles")),
+    "other": ("AWS/Lambda", "FunctionName", f"{OWNER}-other", ("Errors", "Throttles")),
+    "api": ("AWS/ApiGateway", "ApiId", API_ID, ("5xx",)),
+}  # fmt: skip
 QUEUE_ARN = arn("sqs", f"{OWNER}-dlq")
 XRAY = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
@@ -331,11 +345,33 @@ def hardened_world() -> World:
     )
     w["secret"] = res("aws:secretsmanager/secret:Secret", "demo-token", {"kmsKeyId": KEY_ARN}, arn=SECRET_ARN)
     w["topic"] = res("aws:sns/topic:Topic", "demo-reports", {"kmsMasterKeyId": f"alias/{OWNER}"}, arn=TOPIC_ARN)
+    cloudwatch_publishes = {
+        "Sid": "CloudWatchAlarmsPublish", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish", "Resource": TOPIC_ARN,
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnLike": {"aws:SourceArn": ALARMS_PATTERN}},
+    }  # fmt: skip
     w["topic-policy"] = res(
         "aws:sns/topicPolicy:TopicPolicy",
         "demo-reports-policy",
-        {"arn": TOPIC_ARN, "policy": doc(tls_deny(TOPIC_ARN, "sns:*"))},
+        {"arn": TOPIC_ARN, "policy": doc(tls_deny(TOPIC_ARN, "sns:*"), cloudwatch_publishes)},
     )
+    w["api"] = res(
+        "aws:apigatewayv2/api:Api", "demo-api", {"protocolType": "HTTP"}, API_ID,
+        arn=f"arn:aws:apigateway:{REGION}::/apis/{API_ID}",
+    )  # fmt: skip
+    for handle, (namespace, dimension, value, metrics) in ALARMED.items():
+        for metric in metrics:
+            name = f"{OWNER}-{handle}-{metric.lower()}"
+            w[f"{handle}-{metric}-alarm"] = res(
+                "aws:cloudwatch/metricAlarm:MetricAlarm",
+                f"demo-{handle}-{metric}-alarm",
+                {"name": name, "namespace": namespace, "metricName": metric, "dimensions": {dimension: value},
+                 "statistic": "Sum", "period": 300.0, "threshold": 1.0, "evaluationPeriods": 1.0,
+                 "comparisonOperator": "GreaterThanOrEqualToThreshold", "actionsEnabled": True,
+                 "alarmActions": [TOPIC_ARN], "okActions": [TOPIC_ARN]},
+                name,
+                arn=arn("cloudwatch", f"alarm:{name}"),
+            )  # fmt: skip
     w["queue"] = res(
         "aws:sqs/queue:Queue", "demo-dlq", {"kmsMasterKeyId": KEY_ARN}, QUEUE_URL, arn=QUEUE_ARN, url=QUEUE_URL
     )
@@ -624,6 +660,22 @@ FLAWS: list[tuple[str, str, Callable[[World], None], str]] = [
         ),
         "demo-target",
     ),
+    (
+        "SW-KMS6",
+        "CloudWatch not admitted to the alarm topic's key",
+        lambda w: _drop_key_statement(w, "CloudWatchAlarms"),
+        "demo-work-Errors-alarm",
+    ),
+    (
+        "SW-KMS6",
+        "CloudWatch admitted for other alarms only",
+        lambda w: _key_statement(
+            w,
+            "CloudWatchAlarms",
+            lambda s: s["Condition"]["ArnLike"].update({"aws:SourceArn": arn("cloudwatch", "alarm:x")}),
+        ),
+        "demo-sfn-ExecutionsFailed-alarm",
+    ),
     ("SW-LOG1", "no key", lambda w: _drop(w["fn-logs"], "kmsKeyId"), "demo-fn-logs"),
     (
         "SW-LOG1",
@@ -896,6 +948,50 @@ FLAWS: list[tuple[str, str, Callable[[World], None], str]] = [
     ("SW-API2", "no throttling", lambda w: _drop(w["stage"], "defaultRouteSettings"), "demo-stage"),
     ("SW-API3", "open route", lambda w: _set(w["route"], "NONE", "authorizationType"), "demo-route"),
     ("SW-SFN3", "a state's table not granted", lambda w: _drop_statement(w, "sfn-policy", "TablePutItem"), "demo-sfn"),
+    ("SW-OPS1", "no timed-out alarm", lambda w: w.pop("sfn-ExecutionsTimedOut-alarm"), "demo-sfn"),
+    (
+        "SW-OPS1",
+        "the errors alarm watches another function",
+        lambda w: _set(w["work-Errors-alarm"], {"FunctionName": f"{OWNER}-elsewhere"}, "dimensions"),
+        "demo-work-function",
+    ),
+    (
+        "SW-OPS1",
+        "the throttles alarm in another namespace",
+        lambda w: _set(w["other-Throttles-alarm"], "AWS/States", "namespace"),
+        "demo-other-function",
+    ),
+    ("SW-OPS1", "an API without its 5xx alarm", lambda w: w.pop("api-5xx-alarm"), "demo-api"),
+    (
+        "SW-OPS2",
+        "actions disabled",
+        lambda w: _set(w["work-Errors-alarm"], False, "actionsEnabled"),
+        "demo-work-Errors-alarm",
+    ),
+    ("SW-OPS2", "no OK action", lambda w: _drop(w["api-5xx-alarm"], "okActions"), "demo-api-5xx-alarm"),
+    (
+        "SW-OPS2",
+        "an undeclared topic",
+        lambda w: _set(w["sfn-ExecutionsFailed-alarm"], [arn("sns", "elsewhere")], "alarmActions"),
+        "demo-sfn-ExecutionsFailed-alarm",
+    ),
+    (
+        "SW-OPS2",
+        "the topic policy does not admit CloudWatch",
+        lambda w: _drop_statement(w, "topic-policy", "CloudWatchAlarmsPublish"),
+        "demo-other-Errors-alarm",
+    ),
+    (
+        "SW-OPS2",
+        "CloudWatch admitted for another account's alarms",
+        lambda w: _policy_statement(
+            w,
+            "topic-policy",
+            "CloudWatchAlarmsPublish",
+            lambda s: s["Condition"]["StringEquals"].update({"aws:SourceAccount": "999999999999"}),
+        ),
+        "demo-work-Throttles-alarm",
+    ),
     (
         "SW-SFN3",
         "a grant no state uses",

@@ -38,6 +38,8 @@ SECRET_NAME = r"[\w/+=.@!-]{1,512}"
 RDS_IDENTIFIER = r"[a-z](?:-?[a-z0-9]){0,62}"  # a letter first, no "--", no trailing "-"
 SCHEDULER_NAME = r"[\w.-]{1,64}"
 EVENTS_NAME = r"[\w.-]{1,64}"
+ALARM_NAME = r"[\w.-]{1,255}"  # the program's alarm names: <prefix>-<pipeline>-<what>
+DASHBOARD_NAME = r"[\w-]{1,255}"  # letters, digits, "-" and "_"
 
 # ARN resource type → id prefix of the EC2 resources (``arn:aws:ec2:<r>:<a>:<type>/<prefix>-<17 hex>``).
 EC2_KINDS = {
@@ -136,6 +138,11 @@ ARN_FORMATS: dict[str, list[tuple[str, str, str, str]]] = {
         ("event bus", REGIONAL, ACCOUNT, r"event-bus/[\w./-]{1,256}"),
         ("connection", REGIONAL, ACCOUNT, rf"connection/{EVENTS_NAME}/{UUID}"),
         ("API destination", REGIONAL, ACCOUNT, rf"api-destination/{EVENTS_NAME}/{UUID}"),
+    ],
+    "cloudwatch": [
+        # Alarms are regional; a policy names the stack's alarms with a trailing "*". Dashboards are global.
+        ("alarm", REGIONAL, ACCOUNT, rf"alarm:(?:{ALARM_NAME}|[\w.-]{{1,254}}\*)"),
+        ("dashboard", GLOBAL, ACCOUNT, rf"dashboard/{DASHBOARD_NAME}"),
     ],
     "scheduler": [
         ("schedule", REGIONAL, ACCOUNT, rf"schedule/{SCHEDULER_NAME}/(?:{SCHEDULER_NAME}|\*)"),
@@ -392,6 +399,8 @@ ID_FORMATS = {
     "aws:cloudwatch/eventRule:EventRule": rf"(?:[\w./-]{{1,256}}/)?{EVENTS_NAME}",
     "aws:cloudwatch/eventTarget:EventTarget": rf"{EVENTS_NAME}-{EVENTS_NAME}",
     "aws:cloudwatch/eventConnection:EventConnection": EVENTS_NAME,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ALARM_NAME,
+    "aws:cloudwatch/dashboard:Dashboard": DASHBOARD_NAME,
     "aws:scheduler/schedule:Schedule": rf"{SCHEDULER_NAME}/{SCHEDULER_NAME}",
     "aws:scheduler/scheduleGroup:ScheduleGroup": SCHEDULER_NAME,
     "aws:sns/topic:Topic": "ARN",

@@ -1,9 +1,10 @@
-"""The rule pack: every rule, in report order (keys, encryption at rest, storage, IAM, network and data, compute)."""
+"""The rule pack: every rule, in report order (keys, encryption at rest, storage, IAM, network and data, compute,
+operations)."""
 
 from __future__ import annotations
 
 from infra.hardening.model import Rule
-from infra.hardening.rules import at_rest, compute, encryption, iam, network, storage
+from infra.hardening.rules import at_rest, compute, encryption, iam, network, operations, storage
 
 RULES: tuple[Rule, ...] = (
     *encryption.RULES,
@@ -12,6 +13,7 @@ RULES: tuple[Rule, ...] = (
     *iam.RULES,
     *network.RULES,
     *compute.RULES,
+    *operations.RULES,
 )
 
 

@@ -14,6 +14,7 @@ from infra.hardening import policy as p
 from infra.hardening.index import (
     BUCKET,
     KEY,
+    METRIC_ALARM,
     QUEUE,
     ROLE,
     TABLE,
@@ -387,7 +388,7 @@ def _event_rule_arn(ix: Index, target: DeclaredResource) -> str | None:
 
 
 def service_sends(ix: Index) -> list[ServiceSend]:
-    """EventBridge targets and dead-letter queues, S3 notifications, SNS-to-SQS subscriptions."""
+    """EventBridge targets and dead-letter queues, S3 notifications, SNS-to-SQS subscriptions, alarm actions."""
     sends = []
     for target in ix.of_type(EVENT_TARGET):
         source = _event_rule_arn(ix, target)
@@ -406,6 +407,10 @@ def service_sends(ix: Index) -> list[ServiceSend]:
             topic = get(subscription, "topic")
             source = topic if isinstance(topic, str) else None
             sends.append(ServiceSend(subscription, "sns.amazonaws.com", get(subscription, "endpoint"), source))
+    for alarm in ix.of_type(METRIC_ALARM):
+        actions = [*p.as_list(get(alarm, "alarmActions")), *p.as_list(get(alarm, "okActions"))]
+        for arn in dict.fromkeys(a for a in actions if isinstance(a, str)):
+            sends.append(ServiceSend(alarm, "cloudwatch.amazonaws.com", arn, ix.alarm_arn(alarm)))
     return sends
 
 
@@ -430,9 +435,10 @@ def key_admits_service(ix: Index, key: DeclaredResource, send: ServiceSend, acti
     "SW-KMS6",
     "key policy admits services sending to encrypted queues and topics",
     "When a service principal writes into a queue or topic under a declared key (an EventBridge target or "
-    "dead-letter queue, an S3 notification, an SNS subscription), that key's policy allows the principal "
-    "kms:GenerateDataKey and kms:Decrypt, with any aws:SourceAccount/aws:SourceArn condition admitting the sender.",
-    (EVENT_TARGET, BUCKET_NOTIFICATION, TOPIC_SUBSCRIPTION),
+    "dead-letter queue, an S3 notification, an SNS subscription, a CloudWatch alarm's actions), that key's policy "
+    "allows the principal kms:GenerateDataKey and kms:Decrypt, with any aws:SourceAccount/aws:SourceArn condition "
+    "admitting the sender.",
+    (EVENT_TARGET, BUCKET_NOTIFICATION, TOPIC_SUBSCRIPTION, METRIC_ALARM),
 )
 def key_admits_service_senders(ix: Index) -> Problems:
     targets = {t.arn: t for t in encrypted_resources(ix) if t.service in ("sns", "sqs")}
