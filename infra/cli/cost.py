@@ -106,6 +106,17 @@ def _runs_per_month(program, pipeline: str, override: float | None) -> tuple[flo
     return DEFAULT_RUNS_PER_MONTH, "assumed: no schedule"
 
 
+def _declared(stack: str, pipelines: list[str] | None):
+    """The stack as ``Pulumi.<stack>.yaml`` declares it (only ``pipelines``, if given), recorded, not deployed."""
+    if pipelines is None:
+        return recorded_program(stack)
+    from infra.sandbox import program
+    from infra.sandbox.mocks import RecordingMocks
+
+    config = {**program.load_stack_file(stack), "stepworks:pipelines": list(pipelines)}
+    return program.run_program(RecordingMocks(), config, stack=stack)
+
+
 def _started_by_router(use) -> bool:
     return any(
         e.machine_type == "EXPRESS" and "arn:aws:states:::states:startExecution" in json.dumps(e.definition)
@@ -135,7 +146,7 @@ def _price(stack: str, pipelines: list[str] | None, override: float | None) -> t
         raise UsageError(str(exc)) from None
     wanted = set(pipelines) if pipelines else set(chosen)
     _check_database_url()
-    declared = recorded_program(stack)
+    declared = _declared(stack, chosen if pipelines else None)
     fixed = pricing.fixed_costs(declared.resources, declared.pipelines, prices)
     reports = []
     with deployed(stack, pipelines, ", ".join(chosen)) as sandbox:
