@@ -19,9 +19,10 @@ from infra.cli.common import Stopwatch, UsageError, progress, recorded_program, 
 DEFAULT_RUNS_PER_MONTH = 1000.0
 # Where the sandbox's run differs from a run of the stack as declared, by pipeline.
 SANDBOX_DIFFERENCES = {
-    "release-approval": "the sandbox answers the validation, deployment and notification calls (and Jira's) with "
-    "loopback fakes; the dev stack as declared (referenceServices: true) calls its reference services instead, "
-    "3 functions behind an HTTP API: about 3 more API requests and 3 more Lambda invocations a run",
+    "release-approval": "the sandbox answers the validation, deployment and notification calls with loopback "
+    "fakes and sets jiraBaseUrl (one more secret read a run, for the Jira comment); the dev stack as declared "
+    "(referenceServices: true) calls its reference services instead, 3 functions behind an HTTP API: about 3 "
+    "more API requests and 3 more Lambda invocations a run",
 }
 
 
