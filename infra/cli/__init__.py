@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from infra.cli.callback import cmd_callback
     from infra.cli.check import cmd_check
+    from infra.cli.cost import add_arguments as add_cost_arguments
+    from infra.cli.cost import cmd_cost
     from infra.cli.diff import cmd_diff
     from infra.cli.layers import cmd_layers
     from infra.cli.sandbox import cmd_demo, cmd_run
@@ -148,6 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="release-approval: once the run waits for Jira, advance the sandbox clock by DURATION (25h: see the "
         "timeout) instead of waiting for `callback`",
     )
+    cost = command(
+        "cost",
+        cmd_cost,
+        "run each pipeline's demo in the sandbox, meter it, and price a run and a month (Standard and Express)",
+        epilog="Prices: infra/cost/prices.py (the stack region's table, dated). Per-run counts are what the\n"
+        "demo scenario's run did; a pipeline with a schedule is priced at it, others at 1,000 runs a\n"
+        "month unless --runs-per-month says otherwise. Fixed monthly costs (secrets, keys, the database,\n"
+        "NAT) are listed apart. Exit 0 if every demo run SUCCEEDED, 1 if one did not, 2 for a usage error.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_cost_arguments(cost)
     callback = command("callback", cmd_callback, "answer a run waiting in a running sandbox, as Jira Automation would")
     callback.add_argument("pipeline", metavar="PIPELINE", help="the pipeline whose run waits (release-approval)")
     callback.add_argument("--issue", required=True, help="the Jira issue key the run waits on (PROJ-1)")

@@ -21,7 +21,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,6 +42,9 @@ _AUTH_HEADER = re.compile(
 MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
 INTERNAL_SERVER_ERROR = {"message": "Internal Server Error"}
 JWT_REFUSAL = "the sandbox cannot verify JWTs; use AWS_IAM routes here"
+# Called for every request an API answers with (api id, method, path, request bytes, status, response
+# bytes): how the sandbox meters API Gateway (``infra/sandbox/metering.py``).
+REQUEST_LISTENERS: list[Callable[[str, str, str, int, int, int], None]] = []
 
 
 @dataclass
@@ -173,6 +176,8 @@ class HttpApiServer:
                     answer = api.dispatch(api_id, self.command, self.path, dict(self.headers.items()), body)
                 except Exception as exc:  # noqa: BLE001 - API Gateway answers 500, it does not hang up
                     answer = Answer.json(500, {"message": f"Internal Server Error: {type(exc).__name__}: {exc}"})
+                for listener in REQUEST_LISTENERS:
+                    listener(api_id, self.command, self.path, len(body), answer.status, len(answer.body))
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)

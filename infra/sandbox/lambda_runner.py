@@ -27,6 +27,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,10 @@ RUNTIME_ENVIRONMENT: dict[str, str] = {}
 # os.environ is process-wide; one invocation at a time keeps each handler's settings its own.
 # (Map iterations run in threads in moto, so concurrent invocations are serialized here.)
 _INVOKE_LOCK = threading.RLock()
+
+# Called after every invocation with (function, seconds the handler ran, errored, log text): how the
+# sandbox meters Lambda (``infra/sandbox/metering.py``). The time is in-process, a lower bound of AWS's.
+INVOCATION_LISTENERS: list[Callable[[LambdaFunction, float, bool, str], None]] = []
 
 
 @dataclass
@@ -184,6 +189,7 @@ def invoke_in_process(fn: LambdaFunction, event: Any = None) -> tuple[str, bool,
     }
     captured = io.StringIO()
     with _INVOKE_LOCK, _function_environment(environment), _function_stdout(captured):
+        began = time.monotonic()
         try:
             result = resolve_handler(fn.handler)(event, context)
             payload, errored = json.dumps(result), False
@@ -197,8 +203,11 @@ def invoke_in_process(fn: LambdaFunction, event: Any = None) -> tuple[str, bool,
             )
             errored = True
             print(json.dumps({"level": "ERROR", "errorType": type(exc).__name__, "errorMessage": str(exc)}))
+        ran_s = time.monotonic() - began
     logs = captured.getvalue()
     fn.save_logs(logs or "(no output)")
+    for listener in INVOCATION_LISTENERS:
+        listener(fn, ran_s, errored, logs)
     return payload, errored, logs
 
 

@@ -37,6 +37,7 @@ COMMANDS = {
     "check": ["check"],
     "demo": ["demo"],
     "run": ["run", "greeting"],
+    "cost": ["cost"],
 }
 
 
