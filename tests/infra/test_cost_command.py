@@ -81,9 +81,9 @@ def test_the_report_has_a_row_per_pipeline_with_both_workflow_types_and_the_fixe
     assert cells[:2] == ["greeting", "SUCCEEDED"] and "1,000" in cells and "yes" in cells
     standard = cost_command.usd(sum(line.usd for line in reports[0].standard))
     express = cost_command.usd(sum(line.usd for line in reports[0].express))
-    assert standard in cells and express in cells and "$1.00" in cells
+    assert standard in cells and express in cells and "$1.60" in cells  # its key and its 6 alarms
     assert "Step Functions Standard transitions  3" in out
-    assert "fixed per month ($1.00): KMS key greeting-key $1.00" in out
+    assert "fixed per month ($1.60): KMS key greeting-key $1.00" in out
     assert "a lower bound" in out and "before free tiers" in out and "2026-12-08" in out
 
 

@@ -330,7 +330,15 @@ def test_fixed_monthly_costs_are_the_declared_secrets_keys_database_and_network(
     assert incidents["public IPv4 address incidents-network-nat-0"].usd == pytest.approx(730 * 0.005)
     release = [f.item for f in fixed.of("release-approval")]
     assert sum(item.startswith("secret ") for item in release) == 4 and "KMS key release-approval-key" in release
-    assert [f.item for f in fixed.of("greeting")] == ["KMS key greeting-key"]
+    # Its key, and an alarm on each of its machine's three metrics, its function's two and its API's 5xx.
+    greeting = [f.item for f in fixed.of("greeting")]
+    assert greeting[0] == "KMS key greeting-key" and len(greeting) == 7
+    assert all(item.startswith("alarm greeting-") for item in greeting[1:])
+    assert sum(f.usd for f in fixed.of("greeting")) == pytest.approx(1.00 + 6 * 0.10)
+    # The stack's own: the operations topic's key and the dashboard, on no pipeline's bill.
+    assert sorted(f.item for f in fixed.items if f.pipeline is None) == [
+        "KMS key operations-key", "dashboard operations-dashboard",
+    ]  # fmt: skip
     assert fixed.unpriced == []
 
 
