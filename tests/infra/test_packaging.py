@@ -370,7 +370,7 @@ def test_only_inside_layer_builds_skipped_is_the_build_skipped_and_it_is_restore
 
 def test_the_program_builds_each_distinct_set_unless_its_runner_says_otherwise(builder, monkeypatch):
     monkeypatch.setenv("STEPWORKS_SKIP_LAYER_BUILD", "1")  # has no effect either way
-    config = load_stack_file("dev")
+    config = {**load_stack_file("dev"), "stepworks:pipelines": ["greeting", "radar"]}
     skipped = run_program(RecordingMocks(), config, stack="dev")
     assert builder == []
     assert all(isinstance(r.inputs["code"], pulumi.AssetArchive) for r in skipped.of_type(LAYER_TYPE))
