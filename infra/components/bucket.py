@@ -151,6 +151,10 @@ class _HardenedBucket(pulumi.ComponentResource):
         )
 
 
+# The tag naming the stack's log bucket (its value: the prefix the logs go under).
+LOG_BUCKET_TAG = "stepworks:access-logs"
+
+
 @dataclass
 class AccessLogBucketArgs:
     """The stack's log bucket: whose account it serves and how long logs are kept."""
@@ -174,7 +178,8 @@ class AccessLogBucket(_HardenedBucket):
         self._sources: list[pulumi.Input[str]] = []
         self._sealed = False
         expire_logs = Expiration("expire-access-logs", ACCESS_LOG_PREFIX, args.retention_days, 30)
-        bucket_opts = self._harden(name, [expire_logs], None, args.tags)
+        # Tagged: the rule pack knows it as the stack's log bucket even while no bucket logs into it.
+        bucket_opts = self._harden(name, [expire_logs], None, {**args.tags, LOG_BUCKET_TAG: ACCESS_LOG_PREFIX})
         # SSE-S3: server access logging cannot deliver into an SSE-KMS bucket.
         self._encryption(name, "AES256", None, bucket_opts)
 
@@ -187,9 +192,13 @@ class AccessLogBucket(_HardenedBucket):
     def seal(self) -> None:
         """Write the policy: TLS only, and log delivery for exactly the admitted buckets."""
         self._sealed = True
-        policy = pulumi.Output.all(self.bucket.arn, self._account_id, *self._sources).apply(
-            lambda v: json.dumps(tls_only_policy(v[0], [access_log_delivery_statement(v[0], v[1], v[2:])]), indent=2)
-        )
+
+        def document(values: list[str]) -> str:
+            # No bucket to admit (a stack of greeting alone): TLS only, no delivery statement with no sources.
+            delivery = [access_log_delivery_statement(values[0], values[1], values[2:])] if values[2:] else []
+            return json.dumps(tls_only_policy(values[0], delivery), indent=2)
+
+        policy = pulumi.Output.all(self.bucket.arn, self._account_id, *self._sources).apply(document)
         self._policy(self._name, policy)
         self.register_outputs({"name": self.name})
 

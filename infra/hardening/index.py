@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
+from infra.components.bucket import LOG_BUCKET_TAG
 from infra.hardening import policy as p
 from infra.sandbox.mocks import DeclaredResource
 
@@ -259,7 +260,11 @@ class Index:
 
     @cached_property
     def log_bucket(self) -> DeclaredResource | None:
-        """The stack's log bucket: the declared bucket the other buckets' server access logs go to."""
+        """The stack's log bucket: the one tagged so (``bucket.LOG_BUCKET_TAG``), else the declared bucket
+        the other buckets' server access logs go to."""
+        tagged = [b for b in self.of_type(BUCKET) if LOG_BUCKET_TAG in (get(b, "tags") or {})]
+        if len(tagged) == 1:
+            return tagged[0]
         if not self.log_bucket_targets:
             return None
         best = max(self.log_bucket_targets.values())

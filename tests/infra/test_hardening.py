@@ -12,15 +12,22 @@ from infra.cli import check as check_command
 from infra.hardening import RULES, check
 from infra.sandbox.mocks import ACCOUNT_ID, REGION, RecordingMocks
 from infra.sandbox.program import ProgramError, load_stack_file, run_program
+from infra.workflows import REQUIRES
+
+
+def _alone(pipeline: str) -> dict:
+    # A variant changes one pipeline: the program deploys it (and what it reads) without the other five.
+    config = load_stack_file("dev")
+    return {**config, "stepworks:pipelines": [*REQUIRES.get(pipeline, ()), pipeline]}
 
 
 def _with(section: str, **settings) -> dict:
-    config = load_stack_file("dev")
+    config = _alone(section)
     return {**config, f"stepworks:{section}": {**(config.get(f"stepworks:{section}") or {}), **settings}}
 
 
 def _existing_vpc() -> dict:
-    config = load_stack_file("dev")
+    config = _alone("incidents")
     incidents = {k: v for k, v in config["stepworks:incidents"].items() if k != "network"}
     incidents["network"] = {"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": ["subnet-0aaa", "subnet-0bbb"]}
     return {**config, "stepworks:incidents": incidents}
@@ -203,3 +210,14 @@ def test_check_names_a_stack_without_configuration(capsys):
     assert capsys.readouterr().err == (
         "error: Pulumi.no-such-stack.yaml does not exist (stack 'no-such-stack' has no configuration); stacks: dev\n"
     )
+
+
+def test_a_stack_whose_pipelines_have_no_bucket_still_has_a_recognised_log_bucket_admitting_nobody():
+    program = variant("greeting with reserved concurrency")  # greeting alone: no pipeline bucket logs
+    report = check(program.resources, ACCOUNT_ID, REGION)
+    assert report.findings == [], findings_text(report)
+    (bucket,) = program.of_type("aws:s3/bucket:Bucket")
+    assert bucket.inputs["tags"]["stepworks:access-logs"] == "s3-access/"
+    (policy,) = program.of_type("aws:s3/bucketPolicy:BucketPolicy")
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    assert [s["Sid"] for s in statements] == ["DenyInsecureTransport"]
