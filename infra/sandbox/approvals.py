@@ -38,13 +38,17 @@ def is_waiting(history: list[dict]) -> bool:
 
 
 def until_waiting(sandbox: Sandbox, execution_arn: str, timeout_s: float = 60.0) -> bool:
-    """Follow the execution until it waits for the callback (True) or ends without waiting (False)."""
+    """Follow the execution until it waits for the callback (True) or ends without waiting (False).
+
+    Waiting means the token is stored and the task's wait is armed on the sandbox clock, so a
+    callback can answer it and an ``advance`` past the approval timeout times it out.
+    """
     sfn = sandbox.client("stepfunctions")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        if is_waiting(history):
-            return True
+        if sandbox.waits_for_callback(execution_arn):
+            history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+            return is_waiting(history)
         if sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING":
             return False
         time.sleep(0.02)

@@ -40,6 +40,8 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
 _CLOSED = "_stepworks_closed"
+# Set on a token's endpoint once its task waits for the report (its deadline armed on the clock).
+_WAITING = "_stepworks_waiting"
 
 
 # moto's own TaskTimedOut/TaskDoesNotExist reach the client without an error code.
@@ -84,6 +86,17 @@ def _report(backend: StepFunctionsParserBackend, task_token: str, deliver: Calla
     raise InvalidToken("the token was not issued by any execution")
 
 
+def waits_for_token(backend: StepFunctionsParserBackend, execution_arn: str) -> bool:
+    """Whether a task of the execution waits for its token now (armed: advancing the clock can time it out)."""
+    for execution in backend._get_executions(ExecutionStatus.RUNNING):
+        if execution.execution_arn != execution_arn:
+            continue
+        pool = getattr(getattr(getattr(execution, "exec_worker", None), "env", None), "callback_pool_manager", None)
+        endpoints = getattr(pool, "_pool", {}).values() if pool is not None else ()
+        return any(getattr(e, _WAITING, False) and not _closed(e) for e in endpoints)
+    return False
+
+
 def _running(execution: Execution) -> bool:
     return execution.exec_status == ExecutionStatus.RUNNING
 
@@ -96,6 +109,7 @@ def install() -> Callable[[], None]:
         "failure": backend.send_task_failure,
         "heartbeat": backend.send_task_heartbeat,
         "interrupt": CallbackEndpoint.interrupt_all,
+        "wait": CallbackEndpoint.wait,
         "from_error": StateTask._from_error,
         "failure_response": StepFunctionResponse.send_task_failure,
     }
@@ -122,6 +136,10 @@ def install() -> Callable[[], None]:
         _close(self)
         saved["interrupt"](self)
 
+    def wait(self, timeout=None):
+        setattr(self, _WAITING, True)
+        return saved["wait"](self, timeout)
+
     def from_error(self, env, ex):
         if isinstance(ex, HeartbeatTimeoutError):
             name = StatesErrorNameType.StatesHeartbeatTimeout
@@ -143,6 +161,7 @@ def install() -> Callable[[], None]:
     backend.send_task_failure = send_task_failure
     backend.send_task_heartbeat = send_task_heartbeat
     CallbackEndpoint.interrupt_all = interrupt_all
+    CallbackEndpoint.wait = wait
     StateTask._from_error = from_error
     StepFunctionResponse.send_task_failure = failure_response
 
@@ -151,6 +170,7 @@ def install() -> Callable[[], None]:
         backend.send_task_failure = saved["failure"]
         backend.send_task_heartbeat = saved["heartbeat"]
         CallbackEndpoint.interrupt_all = saved["interrupt"]
+        CallbackEndpoint.wait = saved["wait"]
         StateTask._from_error = saved["from_error"]
         StepFunctionResponse.send_task_failure = saved["failure_response"]
 

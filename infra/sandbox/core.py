@@ -241,6 +241,13 @@ class Sandbox:
 
     # -- following executions -------------------------------------------------------------------
 
+    def waits_for_callback(self, execution_arn: str) -> bool:
+        """Whether one of the execution's tasks waits for its task token now, its timeout armed on the clock
+        (so ``clock.advance`` past it times the wait out)."""
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        return callbacks.waits_for_token(stepfunctions_parser_backends[self.iam.account][self.region], execution_arn)
+
     def wait(self, execution_arn: str, timeout_s: float = 120.0) -> ExecutionResult:
         """Follow an execution until it ends; its status, output, error, duration and transitions."""
         sfn = self.client("stepfunctions")

@@ -96,6 +96,14 @@ def token_of(sandbox, queue) -> str:
     raise AssertionError("the waiting task sent no token")
 
 
+def until_armed(sandbox, arn: str) -> None:
+    """Until the execution's callback wait is armed on the clock (a moment after its token was sent)."""
+    deadline = time.monotonic() + 10
+    while not sandbox.waits_for_callback(arn):
+        assert time.monotonic() < deadline, f"{arn} never waited for its token"
+        time.sleep(0.005)
+
+
 def advance_until_ended(sandbox, arn: str, step_s: float):
     """Advance the clock a step at a time (a waiting thread re-arms in real time) until ``arn`` ends."""
     sfn = sandbox.client("stepfunctions")
@@ -148,6 +156,7 @@ def test_retries_at_2_4_and_8_seconds_take_no_wall_time_and_keep_their_schedule(
 def test_a_day_long_callback_wait_times_out_when_the_clock_is_advanced_and_the_timeout_is_caught(sandbox, queue):
     arn = sandbox.start(callback_machine(sandbox, queue, timeout_s=DAY), {})
     token_of(sandbox, queue)
+    until_armed(sandbox, arn)
     started = time.monotonic()
     sandbox.clock.advance(DAY - 60)
     time.sleep(0.1)  # real time for the waiting thread to look at the clock: not yet due
@@ -203,6 +212,15 @@ def test_a_failure_report_carries_its_cause_and_a_duplicate_is_refused(sandbox, 
     assert result.output["error"] == {"Error": "ReleaseRejected", "Cause": '{"decision": "rejected"}'}
 
 
+def test_a_waiting_task_is_told_apart_from_one_that_got_its_report(sandbox, queue):
+    arn = sandbox.start(callback_machine(sandbox, queue, timeout_s=3600), {})
+    token = token_of(sandbox, queue)
+    until_armed(sandbox, arn)
+    sandbox.client("stepfunctions").send_task_success(taskToken=token, output="{}")
+    sandbox.wait(arn, timeout_s=5)
+    assert not sandbox.waits_for_callback(arn)
+
+
 def test_a_token_no_execution_issued_is_an_invalid_token(sandbox):
     with pytest.raises(ClientError) as refused:
         sandbox.client("stepfunctions").send_task_success(taskToken="not-a-token", output="{}")
@@ -212,6 +230,7 @@ def test_a_token_no_execution_issued_is_an_invalid_token(sandbox):
 def test_the_execution_timeout_is_on_the_clock(sandbox, queue):
     arn = sandbox.start(callback_machine(sandbox, queue, timeout_s=7200, machine_timeout_s=3600), {})
     token = token_of(sandbox, queue)
+    until_armed(sandbox, arn)
     sandbox.clock.advance(3601)
     result = sandbox.wait(arn, timeout_s=5)
     assert result.status == "TIMED_OUT"
