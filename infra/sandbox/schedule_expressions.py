@@ -183,7 +183,8 @@ class Cron:
     day_of_week: _DayOfWeek
     years: frozenset[int]
 
-    def _day_matches(self, day: datetime.date) -> bool:
+    def fires_on(self, day: datetime.date) -> bool:
+        """Whether the expression fires on ``day`` (its local calendar day), at its minutes and hours."""
         return (
             day.year in self.years
             and day.month in self.months
@@ -199,7 +200,7 @@ class Cron:
         hours, minutes = sorted(self.hours), sorted(self.minutes)
         last_year = max(self.years)
         while day.year <= last_year:
-            if self._day_matches(day):
+            if self.fires_on(day):
                 for hour in hours:
                     for minute in minutes:
                         wall = datetime.datetime(day.year, day.month, day.day, hour, minute)
