@@ -326,11 +326,9 @@ def read_execution(sandbox, arn: str, machine_type: str, root: bool, timeout_s: 
     """One execution, once it has ended, as ``ExecutionUse`` (read as the operator: never metered)."""
     sfn = sandbox.client("stepfunctions")
     deadline = time.monotonic() + timeout_s
-    while True:
-        described = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING" or time.monotonic() > deadline:
-            break
+    while sandbox.status_of(arn) == "RUNNING" and time.monotonic() < deadline:
         time.sleep(0.02)
+    described = sfn.describe_execution(executionArn=arn)
     history = _history(sfn, arn)
     transitions, retries = count_transitions(history)
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=described["stateMachineArn"])["definition"])

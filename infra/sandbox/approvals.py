@@ -49,9 +49,9 @@ def until_waiting(sandbox: Sandbox, execution_arn: str, timeout_s: float = 60.0)
         if sandbox.waits_for_callback(execution_arn):
             history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
             return is_waiting(history)
-        if sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING":
+        if sandbox.status_of(execution_arn) != "RUNNING":
             return False
-        time.sleep(0.02)
+        time.sleep(0.005)
     raise TimeoutError(f"{execution_arn} neither waited for its callback nor ended within {timeout_s}s")
 
 

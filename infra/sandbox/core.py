@@ -241,24 +241,41 @@ class Sandbox:
 
     # -- following executions -------------------------------------------------------------------
 
+    def _stepfunctions_backend(self):
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        return stepfunctions_parser_backends[self.iam.account][self.region]
+
     def waits_for_callback(self, execution_arn: str) -> bool:
         """Whether one of the execution's tasks waits for its task token now, its timeout armed on the clock
         (so ``clock.advance`` past it times the wait out)."""
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+        return callbacks.waits_for_token(self._stepfunctions_backend(), execution_arn)
 
-        return callbacks.waits_for_token(stepfunctions_parser_backends[self.iam.account][self.region], execution_arn)
+    def status_of(self, execution_arn: str) -> str | None:
+        """The execution's status, read from the emulator's state (None if no such execution).
+
+        For following an execution: DescribeExecution serializes the whole execution (input, output)
+        on every call, and polled at 50 Hz it held the interpreter lock the execution itself needs.
+        """
+        for execution in self._stepfunctions_backend()._get_executions():
+            if execution.execution_arn == execution_arn:
+                status = execution.exec_status
+                return getattr(status, "value", status)
+        return None
 
     def wait(self, execution_arn: str, timeout_s: float = 120.0) -> ExecutionResult:
         """Follow an execution until it ends; its status, output, error, duration and transitions."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout_s
-        while True:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] in TERMINAL:
-                break
+        pause = 0.002
+        while (status := self.status_of(execution_arn)) not in TERMINAL:
+            if status is None:  # not one of this sandbox's: ask the API (it names the error)
+                sfn.describe_execution(executionArn=execution_arn)
             if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {execution_arn} still {described['status']} after {timeout_s}s")
-            time.sleep(0.02)
+                raise TimeoutError(f"execution {execution_arn} still {status} after {timeout_s}s")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+        described = sfn.describe_execution(executionArn=execution_arn)
         history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
         stop = described.get("stopDate") or datetime.datetime.now(datetime.UTC)
         return ExecutionResult(
