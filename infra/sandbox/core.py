@@ -45,6 +45,7 @@ from infra.sandbox import (
     iam,
     interpreter,
     lambda_runner,
+    lazy_keys,
 )
 from infra.sandbox.databases import DatabaseFleet
 from infra.sandbox.http_api import HttpApiServer
@@ -104,6 +105,7 @@ class Sandbox:
         self.clock = clock.SandboxClock()
         self._undo_clock = None
         self._undo_callbacks = None
+        self._undo_keys = None
         self._undo_events = None
         self._undo_interpreter = None
         self._undo_transactions = None
@@ -124,6 +126,7 @@ class Sandbox:
         self._undo_interpreter = interpreter.install()
         self._undo_clock = clock.install(self.clock, on_pause=interpreter.RETRY_WAITS.append)
         self._undo_callbacks = callbacks.install()
+        self._undo_keys = lazy_keys.install()
         self._undo_transactions = dynamodb_transactions.install()
         self._undo_reads = dynamodb_reads.install()
         reset_clients()
@@ -146,6 +149,8 @@ class Sandbox:
                 cleanup.callback(self._undo_clock)
             if self._undo_callbacks is not None:
                 cleanup.callback(self._undo_callbacks)
+            if self._undo_keys is not None:
+                cleanup.callback(self._undo_keys)
             if self._undo_transactions is not None:
                 cleanup.callback(self._undo_transactions)
             if self._undo_reads is not None:

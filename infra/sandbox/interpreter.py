@@ -7,6 +7,10 @@
   members first, as the service does. Its result is the API's answer as Step Functions shows
   it, ``{"ExecutionArn", "StartDate"}`` with the date in epoch milliseconds; moto leaves boto3's
   ``startDate`` datetime in the state, which then fails every later read of the execution.
+- Parsing: moto parses a definition with ANTLR when the machine is created and again for every
+  execution (~50 ms for a pipeline's definition, on every run of every test). The parse tree of a
+  definition text is kept; each execution still gets evaluation components of its own, built
+  from it (the tree is only read).
 
 Retry waits pass on the sandbox clock (``clock.py``) and are recorded in ``RETRY_WAITS``: the
 schedule is the definition's, as in AWS, and a test can read it without paying it.
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
+from moto.stepfunctions.parser.asl.parse import asl_parser
 
 # The waits the interpreter's retriers asked for, in seconds, in order (cleared by ``install``;
 # the sandbox clock appends to it).
@@ -37,6 +42,20 @@ def _as_shown_by_step_functions(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         return value.timestamp() * 1000
     return value
+
+
+# Definition text → its ANTLR parse tree (a process has a few dozen definitions: no eviction needed).
+_TREES: dict[str, Any] = {}
+_parse_anew = asl_parser.AmazonStateLanguageParser.parse
+
+
+def _parse_once(definition: str):
+    tree = _TREES.get(definition)
+    if tree is None:
+        program, tree = _parse_anew(definition)  # a syntax error raises and is not kept
+        _TREES[definition] = tree
+        return program, tree
+    return asl_parser.Preprocessor().visit(tree), tree
 
 
 def install() -> Callable[[], None]:
@@ -58,10 +77,12 @@ def install() -> Callable[[], None]:
 
     task._normalise_parameters = normalise
     task._eval_service_task = evaluate
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse_once)
     RETRY_WAITS.clear()
 
     def undo() -> None:
         task._normalise_parameters = original
         task._eval_service_task = original_eval
+        asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse_anew)
 
     return undo

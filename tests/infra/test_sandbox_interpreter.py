@@ -69,3 +69,25 @@ def test_start_execution_takes_the_documented_parameter_names_and_a_repeated_nam
     assert outputs[0]["ExecutionArn"] == execution["executionArn"]
     assert outputs[0]["StartDate"] == pytest.approx(execution["startDate"].timestamp() * 1000, abs=1)
     assert outputs[1]["duplicate"]["Error"] == "StepFunctions.ExecutionAlreadyExistsException"
+
+
+def test_a_definition_is_parsed_once_and_each_execution_still_gets_its_own_components(sandbox):
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 7, "End": True}}})
+    first, tree = AmazonStateLanguageParser.parse(definition)
+    second, same_tree = AmazonStateLanguageParser.parse(definition)
+    assert same_tree is tree and second is not first
+    arn = machine(sandbox, definition)
+    assert [sandbox.wait(sandbox.start(arn, {})).output for _ in range(2)] == [7, 7]
+
+
+def test_a_symmetric_key_needs_no_private_key_until_something_signs(sandbox):
+    from moto.kms.models import kms_backends
+
+    key_id = sandbox.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    key = kms_backends[sandbox.iam.account][sandbox.region].keys[key_id]
+    assert key.private_key._key is None  # not generated at creation (it took 50–250 ms)
+    signing = sandbox.client("kms").create_key(KeyUsage="SIGN_VERIFY", KeySpec="RSA_2048")["KeyMetadata"]["KeyId"]
+    signed = sandbox.client("kms").sign(KeyId=signing, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")
+    assert signed["Signature"]
