@@ -10,6 +10,9 @@ import boto3
 from botocore.config import Config
 
 _lock = threading.Lock()
+# One session lends its loaders (service models, endpoint rules: megabytes of JSON) to every
+# client; a session per client read them again each time, most of the sandbox's time.
+_session: boto3.session.Session | None = None
 
 # Step Functions owns retries of whole tasks; the SDK retries only brief throttles itself.
 _CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
@@ -24,11 +27,23 @@ def _cached_client(
     endpoint_url: str | None,
     config: Config,
 ):
-    # boto3's default session is not thread-safe to create clients from; the sandbox runs Map
-    # iterations in threads, so creation is serialized. The new session resolves the credentials
-    # the cache is keyed by (the environment's, in Lambda).
+    # Sessions are not thread-safe to create clients from; the sandbox runs Map iterations in
+    # threads, so creation is serialized. The client gets the environment's credentials (the
+    # cache key) explicitly: the shared session never caches one role's for another.
+    global _session
     with _lock:
-        return boto3.session.Session().client(service, region_name=region, config=config, endpoint_url=endpoint_url)
+        if _session is None:
+            _session = boto3.session.Session()
+        explicit = (
+            {
+                "aws_access_key_id": access_key_id,
+                "aws_secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY"),
+                "aws_session_token": session_token,
+            }
+            if access_key_id
+            else {}
+        )
+        return _session.client(service, region_name=region, config=config, endpoint_url=endpoint_url, **explicit)
 
 
 def client(service: str, *, endpoint_url: str | None = None, config: Config = _CLIENT_CONFIG):
@@ -52,5 +67,8 @@ def client(service: str, *, endpoint_url: str | None = None, config: Config = _C
 
 
 def reset_clients() -> None:
-    """Forget cached clients (the sandbox calls this when it starts a fresh emulator)."""
+    """Forget cached clients and their session (the sandbox calls this when it starts a fresh emulator)."""
+    global _session
     _cached_client.cache_clear()
+    with _lock:
+        _session = None
